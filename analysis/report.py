@@ -1,0 +1,100 @@
+"""Text renderings of a verdict: Markdown summary and the per-color key-metrics table (as rows).
+
+Returns strings and lists; printing and writing happen in the CLI.
+"""
+
+from __future__ import annotations
+
+from analysis.slo import SloResult, Verdict
+from analysis.stats import MetricSummary
+
+# The metrics a reader looks at first, in this order; others follow alphabetically.
+KEY_METRICS = (
+    "auth.login",
+    "chat.connect",
+    "chat.history",
+    "chat.create",
+    "chat.accepted",
+    "chat.first_token",
+    "chat.complete",
+    "chat.rtt",
+    "health",
+)
+
+TABLE_COLUMNS = ("target", "metric", "kind", "count", "p50 ms", "p95 ms", "p99 ms", "errors", "SLO")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _order(summary: MetricSummary) -> tuple[str, int, str]:
+    rank = KEY_METRICS.index(summary.name) if summary.name in KEY_METRICS else len(KEY_METRICS)
+    return summary.target, rank, summary.name
+
+
+def _slo_hint(summary: MetricSummary, checks: list[SloResult]) -> str:
+    """The latency threshold that applies to this metric on this target, for the table."""
+    from fnmatch import fnmatchcase
+
+    for check in checks:
+        kind_ok = check.selector.get("kind", "any") in ("any", summary.kind)
+        if (
+            check.target == summary.target
+            and check.statistic.startswith("p")
+            and kind_ok
+            and fnmatchcase(summary.name, check.metric)
+        ):
+            return f"{check.statistic} {check.comparison} {check.threshold:g} {check.unit}".strip()
+    return ""
+
+
+def metric_rows(summaries: list[MetricSummary], verdict: Verdict | None = None) -> list[tuple[str, ...]]:
+    checks = verdict.checks if verdict else []
+    rows = []
+    for summary in sorted(summaries, key=_order):
+        failures = summary.failures
+        errors = str(failures)
+        if failures:
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()) if k not in ("ok", "refused"))
+            errors = f"{failures} ({detail})"
+        rows.append(
+            (
+                summary.target,
+                summary.name,
+                summary.kind,
+                str(summary.count),
+                _ms(summary.p50_ms),
+                _ms(summary.p95_ms),
+                _ms(summary.p99_ms),
+                errors,
+                _slo_hint(summary, checks),
+            )
+        )
+    return rows
+
+
+def _mark(check: SloResult) -> str:
+    return {True: "pass", False: "**FAIL**", None: "no verdict"}[check.passed]
+
+
+def summary_markdown(verdict: Verdict, summaries: list[MetricSummary], *, title: str) -> str:
+    outcome = "PASSED" if verdict.passed else f"NOT PASSED (exit {verdict.exit_code})"
+    lines = [f"## {title}: {outcome}", ""]
+    lines += [f"> {note}" for note in verdict.notes]
+    if verdict.notes:
+        lines.append("")
+    lines += [
+        "| check | target | statistic | observed | threshold | samples | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for check in verdict.checks:
+        observed = "-" if check.observed is None else f"{check.observed:.4g} {check.unit}".strip()
+        threshold = f"{check.comparison} {check.threshold:g} {check.unit}".strip()
+        lines.append(
+            f"| {check.name} | {check.target} | {check.metric} {check.statistic} | {observed} | {threshold} "
+            f"| {check.samples} | {_mark(check)} |"
+        )
+    lines += ["", "| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in metric_rows(summaries, verdict)]
+    return "\n".join(lines) + "\n"

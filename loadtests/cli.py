@@ -1,0 +1,261 @@
+"""``loadbench``: thin commands over the library (parse, build a request, call one function,
+render, return the exit code).
+
+Exit codes: 0 every SLO passed · 1 an SLO failed · 2 usage or configuration error · 3 invalid run
+(saturated generator, too few samples, target never ready) · 4 infrastructure error (target
+unreachable, run interrupted).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from loadtests.errors import ConfigError, LoadbenchError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 all SLOs passed, 1 an SLO failed, 2 usage/configuration error, "
+    "3 invalid run (saturated generator, too few samples, target never ready), "
+    "4 infrastructure error (target unreachable, run interrupted)."
+)
+
+# A CI log is not a terminal: rich would wrap tables at 80 columns there.
+_WIDTH = None if sys.stdout.isatty() else 150
+console = Console(stderr=False, highlight=False, soft_wrap=True, width=_WIDTH)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(package_name="loadbench")
+def cli() -> None:
+    """Load, performance and WebSocket-concurrency benchmarks for the blue (FastAPI) → green
+    (NestJS + Socket.IO) migration.
+
+    \b
+    Example: start both reference backends, run the smoke profile, print the verdict:
+      loadbench run
+    """
+
+
+# -- run -----------------------------------------------------------------------------------------
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--profile", "-p", default="smoke", show_default=True, help="Profile name in profiles/ or a YAML path.")
+@click.option(
+    "--target", "-t", type=click.Choice(["blue", "green", "both"]), default="both", show_default=True,
+    help="Which colors to drive; users are split evenly between colors with --target both.",
+)  # fmt: skip
+@click.option("--blue-url", help="Use this blue deployment instead of the embedded reference backend.")
+@click.option("--green-url", help="Use this green deployment instead of the embedded reference backend.")
+@click.option(
+    "--allow-remote", multiple=True, metavar="HOST",
+    help="Permit a non-loopback target host (repeat per host). Without it only loopback is a target.",
+)  # fmt: skip
+@click.option("--out", type=click.Path(path_type=Path), help="Write the run directory exactly here.")
+@click.option(
+    "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+    help="Parent folder of run directories when --out is not given.",
+)  # fmt: skip
+def run(
+    profile: str,
+    target: str,
+    blue_url: str | None,
+    green_url: str | None,
+    allow_remote: tuple[str, ...],
+    out: Path | None,
+    results: Path,
+) -> None:
+    """Run a profile headless against blue, green or both, then judge it against the SLOs.
+
+    \b
+    Examples:
+      loadbench run                                   # embedded backends, smoke profile, both colors
+      loadbench run --target green --out /tmp/run1    # one color, run directory at /tmp/run1
+      loadbench run --green-url http://127.0.0.1:5000 --target green
+    """
+    from loadtests.orchestrator import RunRequest
+    from loadtests.orchestrator import run as run_profile
+    from loadtests.profiles import load_profile
+
+    request = RunRequest(
+        profile=load_profile(profile),
+        target_mode=target,
+        urls={"blue": blue_url, "green": green_url},
+        allow_remote=allow_remote,
+        out=out,
+        results_root=results,
+    )
+    outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
+    if outcome.judged is not None:
+        _print_judgement(outcome.judged)
+    console.print(f"run directory: {outcome.run_dir}  (wall time {outcome.wall_s:.1f} s, status {outcome.status})")
+    if outcome.reason:
+        err_console.print(f"loadbench: {outcome.reason}")
+    sys.exit(outcome.exit_code)
+
+
+def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
+    from analysis.report import TABLE_COLUMNS, metric_rows
+
+    verdict = judged.verdict
+    table = Table(title="key metrics (steady state, ok samples only in percentiles)", title_justify="left")
+    for column in TABLE_COLUMNS:
+        table.add_column(column, justify="right" if column.endswith(("ms", "count")) else "left")
+    for row in metric_rows(judged.summaries, verdict):
+        table.add_row(*row)
+    console.print(table)
+    for check in verdict.checks:
+        mark = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "[yellow]no verdict[/yellow]"}[
+            check.passed
+        ]
+        console.print(f"  {mark}  {check.explain()}")
+    for note in verdict.notes:
+        console.print(f"  [yellow]note[/yellow] {note}")
+    state = "[green]PASSED[/green]" if verdict.passed else f"[red]NOT PASSED[/red] (exit {verdict.exit_code})"
+    console.print(f"verdict: {state}  → {judged.run.directory.path / 'verdict.json'}")
+
+
+# -- check ---------------------------------------------------------------------------------------
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def check(run_dir: Path) -> None:
+    """Judge an existing run directory against its profile's SLOs (writes verdict.json, summary.md).
+
+    \b
+    Example:
+      loadbench check results/20261126T101500Z-smoke-both
+    """
+    from analysis.judge import judge_run, write_verdict
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is not a directory")
+    judged = judge_run(run_dir)
+    write_verdict(judged)
+    _print_judgement(judged)
+    sys.exit(judged.verdict.exit_code)
+
+
+# -- serve ---------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("color", type=click.Choice(["blue", "green"]))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address (loopback by default).")
+@click.option("--port", type=int, help="Port (default: 8000 blue, 5000 green; 0 picks a free one).")
+@click.option("--rest-base", default="/api", show_default=True, help="green REST base: /api, /api/v1 or /v1.")
+@click.option("--event-style", type=click.Choice(["kebab", "snake"]), default="kebab", show_default=True)
+@click.option("--first-token-ms", type=float, help="Simulated LLM: constant time to first token.")
+@click.option("--token-gap-ms", type=float, help="Simulated LLM: constant gap between chunks.")
+@click.option("--chunks", type=int, help="Simulated LLM: chunks per answer.")
+@click.option("--fault-latency-ms", type=float, help="Fault: added latency on every HTTP response.")
+@click.option("--fault-error-rate", type=float, help="Fault: share of HTTP requests answered 500.")
+@click.option("--fault-soft-failure-rate", type=float, help="Fault: share answered 2xx with an error body.")
+@click.option("--fault-memory-kb", type=float, help="Fault: memory kept forever per request (a planted leak).")
+@click.option("--fault-rate-limit", is_flag=True, help="Fault: green-style per-IP fixed-window rate limits.")
+@click.option("--fault-drop-end-rate", type=float, help="Fault: share of streamed answers that never end.")
+def serve(color: str, host: str, port: int | None, rest_base: str, event_style: str, **tuning: float | None) -> None:
+    """Serve the reference backend (blue or green) until Ctrl-C.
+
+    Secrets come from the environment: LOADBENCH_JWT_SECRET and LOADBENCH_USER_PASSWORD (random
+    when unset, which only suits a run that mints nothing and logs nobody in).
+
+    \b
+    Example:
+      LOADBENCH_USER_PASSWORD=s3cret loadbench serve green --port 5000 --fault-rate-limit
+    """
+    import os
+
+    from pydantic import ValidationError
+
+    from reference_backend.server import serve as serve_backend
+    from reference_backend.settings import DEFAULT_PORTS, BackendSettings, Distribution
+
+    llm: dict[str, object] = {}
+    if tuning["first_token_ms"] is not None:
+        llm["first_token"] = Distribution(ms=tuning["first_token_ms"])
+    if tuning["token_gap_ms"] is not None:
+        llm["token_gap"] = Distribution(ms=tuning["token_gap_ms"])
+    if tuning["chunks"] is not None:
+        llm["chunks"] = tuning["chunks"]
+    faults: dict[str, object] = {}
+    if tuning["fault_latency_ms"] is not None:
+        faults["latency"] = Distribution(ms=tuning["fault_latency_ms"])
+    for flag, field in (
+        ("fault_error_rate", "error_rate"),
+        ("fault_soft_failure_rate", "soft_failure_rate"),
+        ("fault_memory_kb", "memory_growth_kb_per_request"),
+        ("fault_drop_end_rate", "drop_end_rate"),
+    ):
+        if tuning[flag] is not None:
+            faults[field] = tuning[flag]
+    if tuning["fault_rate_limit"]:
+        faults["rate_limit"] = True
+    try:
+        settings = BackendSettings.model_validate(
+            {
+                "color": color,
+                "host": host,
+                "port": DEFAULT_PORTS[color] if port is None else port,
+                "rest_base": rest_base,
+                "event_style": event_style,
+                "llm": llm,
+                "faults": faults,
+            }
+        ).with_secrets_from(os.environ)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    console.print(f"reference backend {color} on http://{host}:{settings.port} (Ctrl-C stops it)")
+    try:
+        serve_backend(settings)
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {host}:{settings.port}: {error.strerror}") from None
+
+
+# -- profiles ------------------------------------------------------------------------------------
+@cli.command()
+def profiles() -> None:
+    """List the profiles in profiles/ with what each is for.
+
+    \b
+    Example:
+      loadbench profiles
+    """
+    from loadtests.profiles import available_profiles, load_profile
+
+    table = Table(show_edge=False)
+    for column in ("profile", "users", "duration", "what it is for"):
+        table.add_column(column)
+    for name in available_profiles():
+        try:
+            profile = load_profile(name)
+        except ConfigError as error:
+            table.add_row(name, "", "", f"[red]invalid: {error}[/red]")
+            continue
+        table.add_row(name, str(profile.users), f"{profile.duration_s:g} s", profile.description)
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="loadbench", standalone_mode=False)
+    except LoadbenchError as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        err_console.print("loadbench: interrupted")
+        return 4
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""``PlatformClient``: what one simulated user can do against one target, color-blind.
+
+It runs the dialect's steps over the transports and times them through ``Timer``. A misbehaving
+target never raises out of here: every call returns a ``Judgement`` and has recorded its sample
+(``ok``, ``error``, ``soft_failure``, ``rate_limited`` or ``timeout``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from loadtests.dialects.base import (
+    Accepted,
+    AuthSession,
+    ChatRef,
+    Chunk,
+    Credentials,
+    Dialect,
+    Disconnected,
+    End,
+    Exchange,
+    HttpReply,
+    HttpRequest,
+    Judgement,
+    Kind,
+    Outcome,
+    Pong,
+    StreamEvent,
+    StreamFailed,
+)
+from loadtests.timing import Mark, Timer
+from loadtests.transport.errors import TransportError
+from loadtests.transport.http import HttpTransport
+from loadtests.transport.realtime import RealtimeConnection, TransportClosed, open_realtime
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-phase deadlines in seconds (like ``httpx.Timeout``, one per thing waited for)."""
+
+    connect_s: float = 10.0
+    http_s: float = 30.0
+    exchange_s: float = 10.0  # ping/pong, join, create_room
+    first_token_s: float = 30.0
+    complete_s: float = 60.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+LOGIN_RETRY_S = 30.0  # a failed login is retried no sooner: green allows 5 logins per 15 minutes
+
+
+class PlatformClient:
+    def __init__(
+        self,
+        *,
+        dialect: Dialect,
+        base_url: str,
+        timer: Timer,
+        credentials: Credentials,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        token_ttl_s: float | None = None,
+        refresh_margin_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.dialect = dialect
+        self.base_url = base_url
+        self.timer = timer
+        self.timeouts = timeouts
+        self._credentials = credentials
+        self._token_ttl_s = token_ttl_s
+        self._refresh_margin_s = refresh_margin_s
+        self._clock = clock
+        self._http = HttpTransport(base_url, timeout_s=timeouts.http_s, connect_timeout_s=timeouts.connect_s)
+        self._realtime: RealtimeConnection | None = None
+        self._joined_chat: str | None = None
+        self._session: AuthSession | None = None
+        self._session_deadline: float | None = None
+        self._last_login_attempt: float | None = None
+        self._ping_seq = 0
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def call(
+        self, request: HttpRequest, read: Callable[[HttpReply], Judgement[T]], *, start: Mark | None = None
+    ) -> Judgement[T]:
+        """Send one request, judge the reply, record the sample under ``request.name``."""
+        headers = self.dialect.auth_headers(self._session) if request.authenticated and self._session else {}
+        start = start or self.timer.start()
+        try:
+            reply = self._http.send(request, headers)
+        except TransportError as error:
+            judged: Judgement[T] = Judgement(Outcome.TIMEOUT if error.timed_out else Outcome.ERROR, reason=str(error))
+            self.timer.record(request.name, "http", start, judged.outcome, reason=judged.reason)
+            return judged
+        end_ns = time.perf_counter_ns()  # judging the body is our time, not the server's
+        judged = read(reply)
+        self.timer.record(
+            request.name, "http", start, judged.outcome, nbytes=len(reply.body), reason=judged.reason, end_ns=end_ns
+        )
+        return judged
+
+    # -- authentication -----------------------------------------------------------------------
+    @property
+    def logged_in(self) -> bool:
+        return self._session is not None
+
+    def _adopt(self, session: AuthSession) -> None:
+        self._session = session
+        if session.expires_at is not None:
+            self._session_deadline = self._clock() + (session.expires_at - time.time())
+        elif self._token_ttl_s is not None:
+            self._session_deadline = self._clock() + self._token_ttl_s
+        else:
+            self._session_deadline = None
+
+    def login(self) -> bool:
+        self._last_login_attempt = self._clock()
+        judged = self.call(self.dialect.login(self._credentials), self.dialect.read_login)
+        if judged.ok and judged.value is not None:
+            self._adopt(judged.value)
+        return judged.ok
+
+    def refresh(self) -> bool:
+        if self._session is None:
+            return False
+        previous = self._session
+        judged = self.call(self.dialect.refresh(previous), lambda reply: self.dialect.read_refresh(reply, previous))
+        if judged.ok and judged.value is not None:
+            self._adopt(judged.value)
+        return judged.ok
+
+    def ensure_session(self) -> bool:
+        """Logged in with a token that will not expire within the margin: log in once, refresh
+        before expiry, log in again only if the refresh fails (and not more often than
+        ``LOGIN_RETRY_S``)."""
+        now = self._clock()
+        if self._session is not None:
+            deadline = self._session_deadline
+            if deadline is None or now < deadline - self._refresh_margin_s:
+                return True
+            if self.refresh():
+                return True
+            self._session = None
+        if self._last_login_attempt is not None and now - self._last_login_attempt < LOGIN_RETRY_S:
+            return False
+        return self.login()
+
+    def me(self) -> Judgement[str]:
+        return self.call(self.dialect.me(), self.dialect.read_me)
+
+    def health(self) -> Judgement[None]:
+        return self.call(self.dialect.health(), self.dialect.read_health)
+
+    # -- chats over REST ----------------------------------------------------------------------
+    def chat_history(self) -> Judgement[list[ChatRef]]:
+        return self.call(self.dialect.chat_history(), self.dialect.read_chat_history)
+
+    def get_chat(self, chat_id: str) -> Judgement[ChatRef]:
+        return self.call(self.dialect.get_chat(chat_id), self.dialect.read_chat)
+
+    def delete_chat(self, chat_id: str) -> Judgement[None]:
+        if self._joined_chat == chat_id:
+            self._joined_chat = None
+        return self.call(self.dialect.delete_chat(chat_id), self.dialect.read_deleted)
+
+    def create_chat(self, name: str) -> Judgement[ChatRef]:
+        step = self.dialect.create_chat(name)
+        if isinstance(step, HttpRequest):
+            return self.call(step, self.dialect.read_created_chat)
+        judged = self.exchange(step)
+        if not judged.ok or judged.value is None:
+            return Judgement(judged.outcome, reason=judged.reason)
+        return self.dialect.read_created_chat(judged.value)
+
+    # -- real time ----------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._realtime is not None and self._realtime.is_open
+
+    def connect(self) -> bool:
+        """Open the real-time connection; ``chat.connect`` runs from the start of the TCP connect
+        to ready (blue: socket open; green: the ``connected`` event)."""
+        self.disconnect()
+        if self._session is None:
+            return False
+        endpoint = self.dialect.realtime_endpoint(self._session)
+        connection = open_realtime(self.base_url, endpoint)
+        start = self.timer.start()
+        deadline = self._clock() + self.timeouts.connect_s
+        try:
+            connection.open(self.timeouts.connect_s)
+        except TransportError as error:
+            outcome = Outcome.TIMEOUT if error.timed_out else Outcome.ERROR
+            self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=str(error))
+            return False
+        self._realtime = connection
+        ready_event = self.dialect.ready_event
+        if ready_event is not None:
+            event = self._await(lambda e: isinstance(e, ready_event), deadline)
+            outcome, reason = _classify(event, ready_event)
+            if outcome is not Outcome.OK:
+                self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=reason)
+                self.disconnect()
+                return False
+        self.timer.record("chat.connect", endpoint.kind, start, Outcome.OK)
+        return True
+
+    def disconnect(self) -> None:
+        connection, self._realtime = self._realtime, None
+        self._joined_chat = None
+        if connection is not None:
+            connection.close()
+
+    def _await(self, wanted: Callable[[StreamEvent], bool], deadline: float) -> StreamEvent | None:
+        """The next decoded event that ``wanted`` accepts, or a ``StreamFailed``/``Disconnected``,
+        or ``None`` when the deadline passes first."""
+        connection = self._realtime
+        while connection is not None:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return None
+            item = connection.receive(remaining)
+            if item is None:
+                return None
+            if isinstance(item, TransportClosed):
+                self._realtime = None
+                self._joined_chat = None
+                return Disconnected(item.reason)
+            event = self.dialect.decode(item)
+            if event is not None and (wanted(event) or isinstance(event, StreamFailed | Disconnected)):
+                return event
+        return Disconnected("not connected")
+
+    def exchange(self, step: Exchange, wanted: Callable[[StreamEvent], bool] | None = None) -> Judgement[StreamEvent]:
+        """Send one message; when the step waits for an answer, time it under ``step.name``."""
+        kind = self.dialect.realtime_kind
+        if self._realtime is None and not self.connect():
+            return Judgement(Outcome.ERROR, reason="no real-time connection")
+        assert self._realtime is not None
+        start = self.timer.start()
+        deadline = self._clock() + self.timeouts.exchange_s
+        try:
+            self._realtime.send(step.send)
+        except TransportError as error:
+            self.disconnect()
+            if step.until is not None:
+                self.timer.record(step.name, kind, start, Outcome.ERROR, reason=str(error))
+            return Judgement(Outcome.ERROR, reason=str(error))
+        until = step.until
+        if until is None:
+            return Judgement(Outcome.OK)
+        event = self._await(lambda e: isinstance(e, until) and (wanted is None or wanted(e)), deadline)
+        outcome, reason = _classify(event, until)
+        self.timer.record(step.name, kind, start, outcome, reason=reason)
+        return Judgement(outcome, event if outcome is Outcome.OK else None, reason)
+
+    def ping(self) -> Judgement[StreamEvent]:
+        """``chat.rtt``: ping → pong, correlated by a sequence token where the protocol echoes it."""
+        self._ping_seq += 1
+        token = f"p{self._ping_seq}"
+        return self.exchange(self.dialect.ping(token), lambda e: isinstance(e, Pong) and e.token in ("", token))
+
+    def open_chat(self, chat_id: str) -> Judgement[StreamEvent | None]:
+        if self._joined_chat == chat_id and self.connected:
+            return Judgement(Outcome.OK)
+        step = self.dialect.open_chat(chat_id)
+        if step is None:
+            return Judgement(Outcome.OK)
+        judged = self.exchange(step)
+        if judged.ok:
+            self._joined_chat = chat_id
+        return judged
+
+    def ask(self, chat_id: str, text: str) -> Judgement[str]:
+        """Send a chat message and stream the answer. Records ``chat.first_token`` and
+        ``chat.complete`` from one start (blue: the message frame; green: the ``ask`` POST), plus
+        ``chat.accepted`` where the server acknowledges (blue). Returns the answer text."""
+        kind = self.dialect.realtime_kind
+        if not self.open_chat(chat_id).ok or self._realtime is None:
+            return Judgement(Outcome.ERROR, reason="chat not open")
+        self._realtime.drain()  # late frames of an earlier, timed-out turn must not count for this one
+        step = self.dialect.ask(chat_id, text)
+        start = self.timer.start()
+        if isinstance(step, HttpRequest):
+            posted = self.call(step, self.dialect.read_ask, start=start)
+            if not posted.ok:
+                return self._turn_failed(kind, start, posted.outcome, f"ask refused: {posted.reason}")
+        else:
+            try:
+                self._realtime.send(step.send)
+            except TransportError as error:
+                self.disconnect()
+                return self._turn_failed(kind, start, Outcome.ERROR, str(error))
+        first_deadline = self._clock() + self.timeouts.first_token_s
+        complete_deadline = self._clock() + self.timeouts.complete_s
+        got_first, parts = False, []
+        streamed = (Accepted, Chunk, End)
+        while True:
+            deadline = complete_deadline if got_first else min(first_deadline, complete_deadline)
+            event = self._await(lambda e: isinstance(e, streamed), deadline)
+            if isinstance(event, Accepted):
+                self.timer.record("chat.accepted", kind, start, Outcome.OK)
+            elif isinstance(event, Chunk):
+                if not got_first:
+                    self.timer.record("chat.first_token", kind, start, Outcome.OK)
+                    got_first = True
+                parts.append(event.text)
+            elif isinstance(event, End):
+                answer = "".join(parts)
+                self.timer.record("chat.complete", kind, start, Outcome.OK, nbytes=len(answer.encode()))
+                return Judgement(Outcome.OK, answer)
+            else:
+                outcome, reason = _classify(event, End)
+                if got_first:
+                    self.timer.record("chat.complete", kind, start, outcome, reason=reason)
+                    return Judgement(outcome, reason=reason)
+                return self._turn_failed(kind, start, outcome, reason)
+
+    def _turn_failed(self, kind: Kind, start: Mark, outcome: Outcome, reason: str) -> Judgement[str]:
+        # One turn records one first_token and one complete sample, whatever happened.
+        for name in ("chat.first_token", "chat.complete"):
+            self.timer.record(name, kind, start, outcome, reason=reason)
+        return Judgement(outcome, reason=reason)
+
+    def close(self) -> None:
+        self.disconnect()
+
+
+def _classify(event: StreamEvent | None, wanted: type[StreamEvent]) -> tuple[Outcome, str]:
+    if event is None:
+        return Outcome.TIMEOUT, f"no {wanted.__name__} before the deadline"
+    if isinstance(event, StreamFailed):
+        return Outcome.ERROR, f"server error: {event.message}"
+    if isinstance(event, Disconnected):
+        return Outcome.ERROR, f"connection lost: {event.reason}"
+    return Outcome.OK, ""

@@ -1,0 +1,60 @@
+"""What the Locust process needs to know about a run, handed over as ``run-config.json``.
+
+The orchestrator writes it into the run directory and points ``LOADBENCH_RUN_CONFIG`` at it (the
+locustfile must know the targets at import time, before Locust parses its arguments, to define
+one user class per target). It holds no secrets: passwords come from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from loadtests.dialects.options import DialectOptions
+from loadtests.errors import ConfigError
+from loadtests.profiles import Profile, load_profile
+
+ENV_RUN_CONFIG = "LOADBENCH_RUN_CONFIG"
+
+# `locust -f loadtests/locustfile.py` with no run config: the contract's default ports, which is
+# where `loadbench serve blue` and `loadbench serve green` listen.
+EXPLORATORY_TARGETS = {"blue": "http://127.0.0.1:8000", "green": "http://127.0.0.1:5000"}
+
+
+class TargetConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    color: str
+    url: str
+    dialect: DialectOptions = DialectOptions()
+    weight: int = Field(default=1, ge=0)  # share of the users (both: 1/1; canary: 90/10 …)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_dir: str | None = None
+    profile: Profile
+    targets: tuple[TargetConfig, ...]
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def load_run_config(environ: Mapping[str, str] = os.environ) -> RunConfig:
+    """The run config named by ``LOADBENCH_RUN_CONFIG``, or the exploratory default."""
+    path = environ.get(ENV_RUN_CONFIG)
+    if not path:
+        profile = load_profile("smoke")
+        targets = tuple(
+            TargetConfig(color=color, url=url, dialect=profile.dialect(color))
+            for color, url in EXPLORATORY_TARGETS.items()
+        )
+        return RunConfig(profile=profile, targets=targets)
+    try:
+        return RunConfig.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{ENV_RUN_CONFIG}={path}: {error.strerror}") from None

@@ -1,0 +1,320 @@
+"""The sans-IO protocol layer: what a user wants, turned into what goes on the wire, and back.
+
+Rule 1: nothing here touches a socket, a clock or Locust. A dialect turns an intent (log in, open a
+chat, ask a question) into a *step* (an HTTP request description or a real-time message to send),
+and turns what came back (an ``HttpReply``, an ``Incoming`` socket event) into typed values.
+
+Rule 2: a dialect judges success from the body, not from the status code alone: green answers a
+wrong password with HTTP 201 and ``{"error": ...}``, and a client that trusts the status counts a
+failed login as a success. ``Judgement`` carries the verdict and a short reason (never a secret).
+
+The transports (``loadtests.transport``) do the I/O; ``loadtests.client.PlatformClient`` runs the
+steps and times them. User classes only ever see the client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+T = TypeVar("T")
+
+Kind = Literal["http", "ws", "sio"]
+
+
+class Outcome(StrEnum):
+    """How one measured operation ended. Only ``ok`` samples enter latency percentiles."""
+
+    OK = "ok"
+    ERROR = "error"
+    SOFT_FAILURE = "soft_failure"  # 2xx whose body says it failed
+    RATE_LIMITED = "rate_limited"  # 429
+    TIMEOUT = "timeout"  # no answer (or no stream end) within the deadline
+    REFUSED = "refused"  # an expected refusal (e.g. an upload over the size limit): not an error
+
+    @property
+    def is_failure(self) -> bool:
+        return self not in (Outcome.OK, Outcome.REFUSED)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement(Generic[T]):
+    outcome: Outcome
+    value: T | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    def drop_value(self) -> Judgement[None]:
+        return Judgement(self.outcome, None, self.reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values the dialects produce and the client hands back to them.
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSession:
+    """Tokens of one logged-in simulated user. ``expires_at`` comes from the token's ``exp`` claim
+    (``None``: unknown, the client falls back to the configured lifetime)."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_at: float | None = None
+    user_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    chat_id: str
+    name: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps: descriptions of I/O for the transports.
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One HTTP call. ``name`` is the semantic metric name (``chat.history``), never the path."""
+
+    name: str
+    method: str
+    path: str
+    json: Any = None
+    params: Mapping[str, str] | None = None
+    authenticated: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body as JSON, or ``None`` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class WsText:
+    """A native WebSocket text frame (blue)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SioEvent:
+    """A Socket.IO event, outgoing (emit) or incoming (green)."""
+
+    event: str
+    data: Any = None
+
+
+Outgoing = WsText | SioEvent
+Incoming = WsText | SioEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeEndpoint:
+    """Where and how to open the real-time connection. ``query`` and ``auth`` may carry the token:
+    transports must never log them."""
+
+    kind: Kind
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict, repr=False)
+    auth: Mapping[str, str] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """Send ``send`` on the real-time connection; if ``until`` is set, wait for that event type.
+    ``name`` is the metric the wait is recorded under."""
+
+    send: Outgoing
+    until: type[StreamEvent] | None = None
+    name: str = ""
+
+
+Step = HttpRequest | Exchange
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed events decoded from the real-time connection.
+
+
+class StreamEvent:
+    """Base of everything ``Dialect.decode`` returns."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Connected(StreamEvent):
+    user_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomCreated(StreamEvent):
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Joined(StreamEvent):
+    chat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted(StreamEvent):
+    chat_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk(StreamEvent):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class End(StreamEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailed(StreamEvent):
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(StreamEvent):
+    """``token`` echoes the ping's payload where the protocol allows it (green), so the round trip
+    is correlated; blue's raw ``pong`` frame carries none."""
+
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected(StreamEvent):
+    reason: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Dialect(Protocol):
+    """What a color speaks. Blue and green implement it; user classes never branch on the color."""
+
+    color: str
+    realtime_kind: Kind
+    # The event that says a fresh real-time connection is ready (green: `connected`); None: the
+    # open socket is ready (blue).
+    ready_event: type[StreamEvent] | None
+
+    # auth
+    def login(self, credentials: Credentials) -> HttpRequest: ...
+    def read_login(self, reply: HttpReply) -> Judgement[AuthSession]: ...
+    def refresh(self, session: AuthSession) -> HttpRequest: ...
+    def read_refresh(self, reply: HttpReply, previous: AuthSession) -> Judgement[AuthSession]: ...
+    def me(self) -> HttpRequest: ...
+    def read_me(self, reply: HttpReply) -> Judgement[str]: ...
+    def auth_headers(self, session: AuthSession) -> dict[str, str]: ...
+
+    # chat
+    def chat_history(self) -> HttpRequest: ...
+    def read_chat_history(self, reply: HttpReply) -> Judgement[list[ChatRef]]: ...
+    def get_chat(self, chat_id: str) -> HttpRequest: ...
+    def read_chat(self, reply: HttpReply) -> Judgement[ChatRef]: ...
+    def create_chat(self, name: str) -> Step: ...
+    def read_created_chat(self, result: HttpReply | StreamEvent) -> Judgement[ChatRef]: ...
+    def delete_chat(self, chat_id: str) -> HttpRequest: ...
+    def read_deleted(self, reply: HttpReply) -> Judgement[None]: ...
+    def open_chat(self, chat_id: str) -> Exchange | None: ...
+    def ask(self, chat_id: str, text: str) -> Step: ...
+    def read_ask(self, reply: HttpReply) -> Judgement[None]: ...
+
+    # real time
+    def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint: ...
+    def ping(self, token: str) -> Exchange: ...
+    def decode(self, incoming: Incoming) -> StreamEvent | None: ...
+
+    # health
+    def health(self) -> HttpRequest: ...
+    def read_health(self, reply: HttpReply) -> Judgement[None]: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging helpers shared by both dialects.
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def judge_status(reply: HttpReply, *, ok: tuple[int, ...]) -> Judgement[Any]:
+    """Classify by status and require a JSON body; the caller checks the body's shape.
+
+    Returns ``ok`` with the decoded body as value when the status is one of ``ok`` and the body is
+    JSON without an ``error`` key; otherwise a failure with a reason.
+    """
+    if reply.status == 429:
+        return Judgement(Outcome.RATE_LIMITED, reason="429 rate limited")
+    body = reply.json()
+    if reply.status not in ok:
+        detail = ""
+        if isinstance(body, dict):
+            detail = body.get("detail") or body.get("message") or body.get("error") or ""
+        return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} {_short(detail)}".rstrip())
+    if body is None and reply.body:
+        return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} with a non-JSON body")
+    if isinstance(body, dict) and body.get("error"):
+        return Judgement(Outcome.SOFT_FAILURE, reason=f"HTTP {reply.status} body error: {_short(body['error'])}")
+    return Judgement(Outcome.OK, value=body)
+
+
+def judge(reply: HttpReply, *, ok: tuple[int, ...], extract: Callable[[Any], T | None], what: str) -> Judgement[T]:
+    """Judge a reply: status first (``judge_status``), then the body's shape. ``extract`` returns the
+    value the caller needs from the body, or ``None`` when the body lacks it: a success status with
+    a body that lacks ``what`` is a soft failure."""
+    judged = judge_status(reply, ok=ok)
+    if not judged.ok:
+        return Judgement(judged.outcome, reason=judged.reason)
+    value = extract(judged.value)
+    if value is None:
+        return Judgement(Outcome.SOFT_FAILURE, reason=f"HTTP {reply.status} but the body has no {what}")
+    return Judgement(Outcome.OK, value)
+
+
+def field_of(body: Any, *keys: str) -> Any:
+    """The first present, non-empty value among ``keys`` of a dict body, else ``None``."""
+    if isinstance(body, dict):
+        for key in keys:
+            if body.get(key) not in (None, ""):
+                return body[key]
+    return None
+
+
+def chat_ref(body: Any) -> ChatRef | None:
+    """A chat document (``_id`` or ``id``; green may wrap it in ``{data: ...}``) as a ``ChatRef``."""
+    body = field_of(body, "data") if isinstance(field_of(body, "data"), dict) else body
+    chat_id = field_of(body, "_id", "id")
+    return ChatRef(str(chat_id), str(field_of(body, "name") or "")) if chat_id else None
+
+
+def chat_list(body: Any) -> list[ChatRef] | None:
+    items = body.get("data") if isinstance(body, dict) else body
+    return [ref for item in items if (ref := chat_ref(item))] if isinstance(items, list) else None

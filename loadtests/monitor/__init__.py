@@ -1,0 +1,1 @@
+"""Resource sampling of the targets and of the load generator itself."""

@@ -1,0 +1,304 @@
+"""``run(request) -> RunOutcome``: one headless run, start to verdict.
+
+1. plan targets (embedded reference backends or checked external URLs);
+2. create the run directory and its manifest (``partial`` until the end);
+3. start embedded backends on free loopback ports, wait until ready; probe external ones;
+4. start the resource monitor (targets and the generator);
+5. run Locust headless in its own process (the workload's locustfile), bounded in time;
+6. stop everything, mark the manifest, judge the run (``analysis.judge``).
+
+Ctrl-C or SIGTERM at any point stops Locust gracefully, keeps what was measured, marks the run
+``partial`` and ends with exit 4. Secrets go to child processes through the environment only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from analysis.judge import Judged, judge_run, write_verdict
+from loadtests import metadata
+from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
+from loadtests.errors import EXIT_INFRA, InfrastructureError, InvalidRunError, LoadbenchError
+from loadtests.monitor.monitor import ResourceMonitor
+from loadtests.monitor.sampler import ProcessTreeSampler
+from loadtests.profiles import Profile
+from loadtests.recorder.rundir import RUN_CONFIG, Manifest, RunDirectory, TargetInfo, iso, utc_now
+from loadtests.targets import TargetPlan, plan_targets
+from loadtests.workload import probe_count
+from reference_backend.settings import ENV_JWT_SECRET, BackendSettings, UserSeed
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+LOCUST_STOP_TIMEOUT_S = 5  # users get this long to finish the task in flight when time is up
+GRACE_S = 60  # beyond duration + ramp + stop timeout, Locust is stopped from outside
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    profile: Profile
+    target_mode: str = "both"
+    urls: dict[str, str | None] = field(default_factory=dict)
+    allow_remote: tuple[str, ...] = ()
+    out: Path | None = None
+    results_root: Path = Path("results")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    status: str
+    exit_code: int
+    wall_s: float
+    judged: Judged | None
+    reason: str = ""
+
+
+class RunInterrupted(Exception):
+    def __init__(self, signame: str) -> None:
+        super().__init__(f"interrupted by {signame}")
+        self.signame = signame
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM become ``RunInterrupted`` once; a second signal is ignored so that the
+    cleanup that writes the partial run is not itself interrupted."""
+    fired: list[str] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if fired:
+            return
+        fired.append(signal.Signals(signum).name)
+        raise RunInterrupted(fired[0])
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _backend_settings(profile: Profile, color: str) -> BackendSettings:
+    llm, faults = profile.reference_backend.for_color(color)
+    dialect = profile.dialect(color)
+    return BackendSettings(
+        color=color,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=0,
+        rest_base=dialect.rest_base,
+        event_style=dialect.event_style,
+        users=UserSeed(count=profile.auth.pool_size, prefix=profile.auth.pool_prefix),
+        llm=llm,
+        faults=faults,
+    )
+
+
+class _Run:
+    """The state of one run while it goes; ``execute`` is the whole life cycle."""
+
+    def __init__(self, request: RunRequest, on_status: Callable[[str], None]) -> None:
+        self.request = request
+        self.profile = request.profile
+        self.say = on_status
+        self.backends: list = []
+        self.locust: subprocess.Popen[bytes] | None = None
+        self.monitor: ResourceMonitor | None = None
+        self.notes: list[str] = []
+        # Fresh secrets per run for the embedded backends; external targets bring their own.
+        self.secret_env = {ENV_JWT_SECRET: secrets.token_hex(32)}
+        password_env = self.profile.auth.password_env
+        self.password = os.environ.get(password_env) or secrets.token_urlsafe(18)
+        self.secret_env[password_env] = self.password
+
+    # -- stages -------------------------------------------------------------------------------
+    def start_targets(self, plans: list[TargetPlan]) -> list[TargetConfig]:
+        from reference_backend.process import start_backend_process
+
+        targets = []
+        for plan in plans:
+            dialect = self.profile.dialect(plan.color)
+            if plan.url is None:
+                self.say(f"starting the embedded {plan.color} reference backend")
+                try:
+                    backend = start_backend_process(
+                        _backend_settings(self.profile, plan.color), env={**os.environ, **self.secret_env}, ready_timeout_s=30
+                    )
+                except Exception as error:
+                    raise InvalidRunError(f"the embedded {plan.color} backend never became ready: {error}") from None
+                self.backends.append(backend)
+                targets.append(TargetConfig(color=plan.color, url=backend.url, dialect=dialect))
+            else:
+                self._probe(plan.color, plan.url)
+                targets.append(TargetConfig(color=plan.color, url=plan.url, dialect=dialect))
+        return targets
+
+    def _probe(self, color: str, url: str) -> None:
+        import httpx
+
+        try:
+            httpx.get(url + "/", timeout=5.0)
+        except httpx.HTTPError as error:
+            raise InfrastructureError(f"{color} target {url} is unreachable: {type(error).__name__}") from None
+
+    def start_monitor(self, run_dir: RunDirectory) -> None:
+        self.monitor = ResourceMonitor(run_dir.resources_writer(), interval_s=1.0)
+        for backend in self.backends:
+            self.monitor.add(ProcessTreeSampler(backend.pid, role="target", color=backend.color))
+        self.monitor.start()
+
+    def run_locust(self, run_dir: RunDirectory, config: RunConfig) -> int:
+        profile = self.profile
+        run_dir.locust_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "locust",
+            "-f", str(LOCUSTFILE),
+            "--headless",
+            "--users", str(profile.users + probe_count(config)),
+            "--spawn-rate", str(profile.spawn_rate),
+            "--run-time", f"{math.ceil(profile.duration_s)}s",
+            "--stop-timeout", str(LOCUST_STOP_TIMEOUT_S),
+            "--csv", str(run_dir.locust_dir / "stats"),
+            "--html", str(run_dir.locust_dir / "report.html"),
+            "--exit-code-on-error", "0",
+            "--only-summary",
+            "--loglevel", "INFO",
+            "--logfile", str(run_dir.locust_dir / "locust.log"),
+        ]  # fmt: skip
+        env = {**os.environ, **self.secret_env, ENV_RUN_CONFIG: str(run_dir.file(RUN_CONFIG))}
+        with (run_dir.locust_dir / "output.log").open("wb") as output:
+            self.locust = subprocess.Popen(
+                command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            if self.monitor is not None:
+                self.monitor.add(ProcessTreeSampler(self.locust.pid, role="generator", color=""))
+            deadline = profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S
+            try:
+                return self.locust.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                self.notes.append(f"Locust did not stop within {deadline:.0f} s and was stopped from outside")
+                return self.stop_locust()
+
+    def stop_locust(self) -> int:
+        proc = self.locust
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else 0
+        proc.send_signal(signal.SIGTERM)  # Locust quits gracefully and writes its CSV and HTML
+        try:
+            return proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout=5)
+
+    def stop_all(self) -> None:
+        self.stop_locust()
+        if self.monitor is not None:
+            self.monitor.stop()
+        for backend in self.backends:
+            with suppress(Exception):
+                backend.stop()
+
+
+def _locust_failure(run_dir: RunDirectory) -> str:
+    log = run_dir.locust_dir / "output.log"
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.exists() else []
+    for line in reversed(lines):
+        if "loadbench:" in line or "Error" in line:
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else "no output"
+
+
+def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda message: None) -> RunOutcome:
+    started = time.monotonic()
+    profile = request.profile
+    plans = plan_targets(request.target_mode, request.urls, allow_remote=request.allow_remote)
+    run_dir = RunDirectory.create(
+        out=request.out, results_root=request.results_root, profile=profile.name, target=request.target_mode
+    )
+    manifest = Manifest(
+        run_id=uuid.uuid4().hex,
+        profile_name=profile.name,
+        profile=profile.model_dump(mode="json"),
+        target_mode=request.target_mode,
+        started_at=iso(utc_now()),
+        interval_s=profile.interval_s,
+        versions=metadata.versions(),
+        git_sha=metadata.git_sha(),
+        host=metadata.host(),
+    )
+    run_dir.write_manifest(manifest)
+    on_status(f"run directory {run_dir.path}")
+    state = _Run(request, on_status)
+    status, exit_code, reason = "complete", 0, ""
+    try:
+        with _interruptible():
+            try:
+                targets = state.start_targets(plans)
+                manifest = manifest.model_copy(
+                    update={
+                        "targets": [
+                            TargetInfo(
+                                color=t.color,
+                                url=t.url,
+                                embedded=plan.url is None,
+                                dialect=t.dialect.model_dump(mode="json"),
+                                pid=next((b.pid for b in state.backends if b.color == t.color), None),
+                            )
+                            for t, plan in zip(targets, plans, strict=True)
+                        ]
+                    }
+                )
+                run_dir.write_manifest(manifest)
+                config = RunConfig(run_dir=str(run_dir.path), profile=profile, targets=tuple(targets))
+                config.write(run_dir.file(RUN_CONFIG))
+                state.start_monitor(run_dir)
+                on_status(
+                    f"running {profile.name}: {profile.users} users over {', '.join(t.color for t in targets)} "
+                    f"for {profile.duration_s:g} s (ramp {profile.ramp_s:g} s)"
+                )
+                manifest = manifest.model_copy(update={"steady_state_from": time.time() + profile.ramp_s})
+                run_dir.write_manifest(manifest)
+                code = state.run_locust(run_dir, config)
+                if code != 0:
+                    status, exit_code = "partial", EXIT_INFRA
+                    reason = f"Locust exited with code {code}: {_locust_failure(run_dir)}"
+            finally:
+                on_status("stopping")
+                state.stop_all()
+    except RunInterrupted as interrupted:
+        status, exit_code, reason = "partial", EXIT_INFRA, str(interrupted)
+    except LoadbenchError as error:
+        status, exit_code, reason = ("invalid" if error.exit_code == 3 else "partial"), error.exit_code, str(error)
+    if reason:
+        state.notes.append(reason)
+    run_dir.write_manifest(
+        manifest.model_copy(
+            update={
+                "status": status,
+                "ended_at": iso(utc_now()),
+                "notes": state.notes,
+                "invalid_reason": reason if status == "invalid" else None,
+                "exit_code": exit_code,
+            }
+        )
+    )
+    judged = None
+    if status != "invalid" or run_dir.file("samples.jsonl").exists():
+        on_status("analysing")
+        judged = judge_run(run_dir.path)
+        write_verdict(judged)
+        if exit_code == 0:
+            exit_code = judged.verdict.exit_code
+        run_dir.update_manifest(exit_code=exit_code)
+    return RunOutcome(run_dir.path, status, exit_code, time.monotonic() - started, judged, reason)

@@ -1,0 +1,1 @@
+"""Exact latency recording (HDR histograms per interval), worker → master merge, run directory."""

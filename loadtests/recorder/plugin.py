@@ -1,0 +1,161 @@
+"""Wiring of the recorder into a Locust environment (local, master or worker).
+
+- every process: the ``request`` listener records into an ``IntervalRecorder`` (O(1), no I/O);
+- local runner: a greenlet closes an interval every ``interval_s`` and appends its rows to
+  ``samples.jsonl``;
+- worker: closed intervals wait in memory and travel to the master on ``report_to_master``
+  (Locust's own messaging); the master appends them on ``worker_report``. Lines of the same series
+  and interval from several workers add up at analysis time, so merged percentiles are those of
+  the union of samples.
+
+Run events (spawning complete, stop) go to ``events.jsonl`` so analysis can cut the ramp-up.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests.recorder.interval import IntervalRecorder
+from loadtests.recorder.rows import SampleRow
+from loadtests.recorder.rundir import SamplesWriter
+
+log = logging.getLogger(__name__)
+
+EVENTS = "events.jsonl"
+_ROWS_KEY = "loadbench_rows"
+_ERRORS_KEY = "loadbench_recorder_errors"
+
+
+class RecorderPlugin:
+    def __init__(self, environment: Environment, *, run_dir: Path | None, interval_s: float = 1.0) -> None:
+        self.environment = environment
+        self.interval_s = interval_s
+        self.recorder = IntervalRecorder()
+        self.run_dir = run_dir
+        self._writer: SamplesWriter | None = None
+        self._pending: list[SampleRow] = []
+        self._flusher: gevent.Greenlet | None = None
+        self._worker_errors: dict[str, int] = {}
+        events = environment.events
+        events.request.add_listener(self.on_request)
+        events.test_start.add_listener(self.on_test_start)
+        events.test_stop.add_listener(self.on_test_stop)
+        events.spawning_complete.add_listener(self.on_spawning_complete)
+        events.report_to_master.add_listener(self.on_report_to_master)
+        events.worker_report.add_listener(self.on_worker_report)
+        events.quitting.add_listener(self.on_quitting)
+
+    # -- roles --------------------------------------------------------------------------------
+    @property
+    def _is_worker(self) -> bool:
+        return isinstance(self.environment.runner, WorkerRunner)
+
+    @property
+    def _is_master(self) -> bool:
+        return isinstance(self.environment.runner, MasterRunner)
+
+    def _ensure_writer(self) -> SamplesWriter | None:
+        if self._writer is None and self.run_dir is not None and not self._is_worker:
+            from loadtests.recorder.rundir import RunDirectory
+
+            self._writer = RunDirectory(self.run_dir).samples_writer()
+        return self._writer
+
+    def write_event(self, event: str, **fields: Any) -> None:
+        if self.run_dir is None or self._is_worker:
+            return
+        line = json.dumps({"t": round(time.time(), 3), "event": event, **fields})
+        with (self.run_dir / EVENTS).open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    # -- the request path ---------------------------------------------------------------------
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int | None,
+        exception: BaseException | None = None,
+        context: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        try:
+            ctx = context or {}
+            outcome = ctx.get("outcome") or ("error" if exception else "ok")
+            key = (
+                str(ctx.get("target", "default")),
+                str(ctx.get("kind", request_type)),
+                name,
+                str(ctx.get("user_class", "")),
+                str(outcome),
+            )
+            latency_us = None if response_time is None else round(response_time * 1000)
+            self.recorder.record(key, latency_us, int(response_length or 0))
+        except Exception:  # Locust would log and swallow it; count it so the verdict can say so
+            self.recorder.errors += 1
+
+    # -- intervals ----------------------------------------------------------------------------
+    def _close_interval(self) -> None:
+        rows = self.recorder.rotate()
+        if self._is_worker:
+            self._pending.extend(rows)
+        elif (writer := self._ensure_writer()) is not None:
+            writer.write(rows)
+
+    def _flush_loop(self) -> None:
+        while True:
+            now = time.time()
+            gevent.sleep(self.interval_s - (now % self.interval_s))
+            self._close_interval()
+
+    def on_test_start(self, environment: Environment, **_: Any) -> None:
+        if self._is_master:
+            self._ensure_writer()
+            self.write_event("test_start")
+            return
+        self.recorder.rotate()  # drop anything recorded before the test (none expected)
+        if self._flusher is None:
+            self._flusher = gevent.spawn(self._flush_loop)
+        self.write_event("test_start")
+
+    def on_spawning_complete(self, user_count: int, **_: Any) -> None:
+        # Full collections of a heap holding thousands of users dominate tail latencies
+        # (research/feasibility.md): collect once, then keep the long-lived objects out of GC.
+        gc.collect()
+        gc.freeze()
+        self.write_event("spawning_complete", user_count=user_count)
+
+    def on_test_stop(self, environment: Environment, **_: Any) -> None:
+        if self._flusher is not None:
+            self._flusher.kill(block=False)
+            self._flusher = None
+        if not self._is_master:
+            self._close_interval()
+        self.write_event("test_stop", recorder_errors=self.recorder.errors + sum(self._worker_errors.values()))
+
+    # -- distributed ---------------------------------------------------------------------------
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        rows, self._pending = self._pending, []
+        data[_ROWS_KEY] = [row.to_json() for row in rows]
+        data[_ERRORS_KEY] = self.recorder.errors
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self._worker_errors[client_id] = int(data.get(_ERRORS_KEY) or 0)
+        lines = data.get(_ROWS_KEY) or []
+        rows = [SampleRow.from_dict(json.loads(line)) for line in lines]
+        if rows and (writer := self._ensure_writer()) is not None:
+            writer.write(rows)
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

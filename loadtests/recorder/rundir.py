@@ -1,0 +1,255 @@
+"""The run directory: one module reads and writes it (a public, versioned contract).
+
+Format history (``FORMAT_VERSION``); loaders refuse versions newer than they know:
+  1 (2026-11-26) manifest.json, run-config.json, samples.jsonl (per-interval HDR rows, see
+    ``rows.SampleRow``), resources.csv, locust/ (Locust's CSV, HTML and log), verdict.json,
+    summary.md.
+
+Everything is written as it is measured: samples are appended and flushed every interval, the
+manifest is replaced atomically, and it says ``partial`` until the run ends well. A run killed
+with SIGKILL therefore leaves a readable directory whose manifest says ``partial``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loadtests.errors import ConfigError, InvalidRunError
+from loadtests.recorder.rows import SampleRow
+
+FORMAT_VERSION = 1
+
+RunStatus = Literal["partial", "complete", "invalid"]
+
+MANIFEST = "manifest.json"
+RUN_CONFIG = "run-config.json"
+SAMPLES = "samples.jsonl"
+RESOURCES = "resources.csv"
+VERDICT = "verdict.json"
+SUMMARY = "summary.md"
+JUNIT = "junit.xml"
+LOCUST_DIR = "locust"
+
+RESOURCE_COLUMNS = ("time", "role", "color", "pids", "rss_mb", "cpu_pct", "connections")
+
+
+class RunFormatError(InvalidRunError):
+    """The directory is not a readable run of a format this version knows."""
+
+
+class TargetInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    color: str
+    url: str
+    embedded: bool
+    dialect: dict[str, Any] = Field(default_factory=dict)
+    pid: int | None = None
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # readers of version 1 ignore fields they do not know
+
+    format_version: int = FORMAT_VERSION
+    run_id: str
+    status: RunStatus = "partial"
+    profile_name: str
+    profile: dict[str, Any] = Field(default_factory=dict)  # resolved, secrets removed
+    target_mode: str
+    targets: list[TargetInfo] = Field(default_factory=list)
+    started_at: str
+    ended_at: str | None = None
+    steady_state_from: float | None = None  # epoch seconds: the end of the ramp-up
+    interval_s: float = 1.0
+    versions: dict[str, str] = Field(default_factory=dict)
+    git_sha: str | None = None
+    host: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    invalid_reason: str | None = None
+    exit_code: int | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class SamplesReadResult:
+    rows: list[SampleRow]
+    bad_lines: int  # a truncated last line (a killed run) or corruption
+
+
+class RunDirectory:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    # -- creation -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, *, out: Path | None, results_root: Path, profile: str, target: str) -> RunDirectory:
+        """``out`` is used exactly when given; otherwise ``<results_root>/<UTC timestamp>-<profile>-<target>``."""
+        if out is None:
+            stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stamp}-{profile}-{target}")
+            out = results_root / slug
+            suffix = 1
+            while out.exists():
+                suffix += 1
+                out = results_root / f"{slug}-{suffix}"
+        if out.exists() and any(out.iterdir()):
+            raise ConfigError(f"--out {out} exists and is not empty; choose a new directory")
+        try:
+            (out / LOCUST_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create run directory {out}: {error.strerror}") from None
+        return cls(out)
+
+    # -- paths --------------------------------------------------------------------------------
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def locust_dir(self) -> Path:
+        return self.path / LOCUST_DIR
+
+    # -- manifest -----------------------------------------------------------------------------
+    def write_manifest(self, manifest: Manifest) -> None:
+        _atomic_write(self.file(MANIFEST), manifest.model_dump_json(indent=2) + "\n")
+
+    def read_manifest(self) -> Manifest:
+        path = self.file(MANIFEST)
+        if not path.is_file():
+            raise RunFormatError(f"{self.path} is not a run directory: {MANIFEST} is missing")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise RunFormatError(f"{path} is not readable JSON: {error}") from None
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if not isinstance(version, int):
+            raise RunFormatError(f"{path} has no format_version")
+        if version > FORMAT_VERSION:
+            raise RunFormatError(
+                f"{self.path} has run format version {version}; this loadbench reads up to {FORMAT_VERSION}: upgrade"
+            )
+        try:
+            return Manifest.model_validate(data)
+        except ValidationError as error:
+            raise RunFormatError(
+                f"{path} does not match format version {version}: {error.errors()[0]['msg']}"
+            ) from None
+
+    def update_manifest(self, **changes: Any) -> Manifest:
+        manifest = self.read_manifest().model_copy(update=changes)
+        self.write_manifest(manifest)
+        return manifest
+
+    # -- JSON side files ----------------------------------------------------------------------
+    def write_json(self, name: str, data: Any) -> None:
+        _atomic_write(self.file(name), json.dumps(data, indent=2, default=str) + "\n")
+
+    def read_json(self, name: str) -> Any:
+        path = self.file(name)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunFormatError(f"{self.path} has no {name}") from None
+        except (OSError, ValueError) as error:
+            raise RunFormatError(f"{path} is not readable JSON: {error}") from None
+
+    def write_text(self, name: str, text: str) -> None:
+        _atomic_write(self.file(name), text)
+
+    # -- samples ------------------------------------------------------------------------------
+    def samples_writer(self) -> SamplesWriter:
+        return SamplesWriter(self.file(SAMPLES))
+
+    def read_samples(self) -> SamplesReadResult:
+        path = self.file(SAMPLES)
+        rows: list[SampleRow] = []
+        bad = 0
+        if not path.exists():
+            return SamplesReadResult(rows, 0)
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(SampleRow.from_dict(json.loads(line)))
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
+        return SamplesReadResult(rows, bad)
+
+    # -- resources ----------------------------------------------------------------------------
+    def resources_writer(self) -> ResourcesWriter:
+        return ResourcesWriter(self.file(RESOURCES))
+
+
+class SamplesWriter:
+    """Appends rows and flushes them, so a killed process loses at most the interval in flight."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: TextIO | None = path.open("a", encoding="utf-8")
+
+    def write(self, rows: Iterable[SampleRow]) -> int:
+        if self._handle is None:
+            return 0
+        count = 0
+        for row in rows:
+            self._handle.write(row.to_json() + "\n")
+            count += 1
+        if count:
+            self._handle.flush()
+        return count
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+
+class ResourcesWriter:
+    def __init__(self, path: Path) -> None:
+        new = not path.exists()
+        self._handle: TextIO | None = path.open("a", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._handle)
+        if new:
+            self._csv.writerow(RESOURCE_COLUMNS)
+            self._handle.flush()
+
+    def write(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        if self._handle is None:
+            return
+        self._csv.writerows(rows)
+        self._handle.flush()
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+
+def iter_resource_rows(run: RunDirectory) -> Iterator[dict[str, str]]:
+    path = run.file(RESOURCES)
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle)

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+
+class TransportError(Exception):
+    """The peer could not be reached or answered nothing usable. ``timed_out`` tells a deadline that
+    passed from any other failure. Messages never carry tokens or URLs with query strings."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.timed_out = timed_out
