@@ -1,0 +1,124 @@
+"""PlatformClient against real reference backends over real sockets, both colors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loadtests.client import PlatformClient, Timeouts
+from loadtests.dialects import dialect_for
+from loadtests.dialects.base import Credentials, Outcome
+from loadtests.timing import Timer
+from reference_backend.process import BackendProcess
+
+
+class Hook:
+    """Collects fired request events (stands in for Locust's events.request)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def fire(self, **kwargs: Any) -> None:
+        self.events.append(kwargs)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["name"] == name]
+
+
+def make_client(backend: BackendProcess, password: str, hook: Hook, **timeouts: float) -> PlatformClient:
+    return PlatformClient(
+        dialect=dialect_for(backend.color),
+        base_url=backend.url,
+        timer=Timer(hook, target=backend.color, user_class="ChatUser"),
+        credentials=Credentials("loadbench-user-0001", password),
+        timeouts=Timeouts(**timeouts),
+    )
+
+
+@pytest.fixture(params=["blue", "green"])
+def backend(request: pytest.FixtureRequest) -> BackendProcess:
+    return request.getfixturevalue(request.param)
+
+
+def test_a_chat_turn_records_first_token_and_complete(backend: BackendProcess, pool_password: str) -> None:
+    hook = Hook()
+    client = make_client(backend, pool_password, hook)
+    try:
+        assert client.ensure_session()
+        assert client.connect()
+        chat = client.create_chat("test chat")
+        assert chat.ok and chat.value is not None
+        answer = client.ask(chat.value.chat_id, "hello there")
+        assert answer.ok and answer.value
+        assert client.ping().ok
+        history = client.chat_history()
+        assert history.ok and chat.value.chat_id in [c.chat_id for c in history.value or []]
+        assert client.get_chat(chat.value.chat_id).ok
+        assert client.me().ok and client.health().ok
+        assert client.delete_chat(chat.value.chat_id).ok
+    finally:
+        client.close()
+    (first,) = hook.named("chat.first_token")
+    (complete,) = hook.named("chat.complete")
+    assert first["start_time"] == complete["start_time"]  # one start, two timing points
+    # The backend waits 40 ms before the first chunk and 4 x 2 ms more before the end.
+    assert 40 <= first["response_time"] < 400
+    assert first["response_time"] + 6 <= complete["response_time"] < 800
+    for event in hook.events:
+        assert event["context"]["outcome"] == "ok", event
+        assert event["context"]["target"] == backend.color
+        assert event["response_time"] is not None and event["response_time"] > 0
+    kinds = {e["name"]: e["context"]["kind"] for e in hook.events}
+    assert kinds["chat.connect"] == dialect_for(backend.color).realtime_kind
+    assert kinds["chat.history"] == "http"
+
+
+def test_wrong_password_is_a_failed_login(backend: BackendProcess) -> None:
+    hook = Hook()
+    client = make_client(backend, "not-the-password", hook)
+    assert not client.login()
+    (event,) = hook.named("auth.login")
+    expected = Outcome.SOFT_FAILURE if backend.color == "green" else Outcome.ERROR  # green: 201 + error body
+    assert event["context"]["outcome"] == expected.value
+    assert event["exception"] is not None
+    assert "not-the-password" not in str(event["exception"])
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_missing_end_is_a_timeout_not_a_hang(color: str, start_backend, pool_password: str) -> None:
+    backend = start_backend(color, faults={"drop_end_rate": 1.0})
+    hook = Hook()
+    client = make_client(backend, pool_password, hook, complete_s=1.0)
+    try:
+        assert client.ensure_session() and client.connect()
+        chat = client.create_chat("never ends")
+        assert chat.ok and chat.value is not None
+        judged = client.ask(chat.value.chat_id, "hello")
+    finally:
+        client.close()
+    assert judged.outcome is Outcome.TIMEOUT
+    (first,) = hook.named("chat.first_token")
+    (complete,) = hook.named("chat.complete")
+    assert first["context"]["outcome"] == "ok"  # chunks still came
+    assert complete["context"]["outcome"] == "timeout"
+    assert complete["response_time"] is None  # not measured: no made-up latency
+
+
+def test_unreachable_target_is_an_error_sample_not_an_exception(pool_password: str) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    hook = Hook()
+    client = PlatformClient(
+        dialect=dialect_for("green"),
+        base_url=f"http://127.0.0.1:{port}",
+        timer=Timer(hook, target="green", user_class="ChatUser"),
+        credentials=Credentials("u", pool_password),
+        timeouts=Timeouts(connect_s=1, http_s=1),
+    )
+    assert not client.login()
+    (event,) = hook.named("auth.login")
+    assert event["context"]["outcome"] == "error"
