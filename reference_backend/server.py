@@ -1,0 +1,104 @@
+"""Serve one reference backend with uvicorn on a socket it binds itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from reference_backend.app import create_app
+from reference_backend.settings import BackendSettings
+
+BACKLOG = 4096
+# Seconds uvicorn waits for open connections before cancelling them on shutdown; under the
+# default 10 s stop timeout of BackendProcess, so a stop ends with SIGTERM rather than SIGKILL.
+GRACEFUL_SHUTDOWN_S = 5
+
+
+class NotifyingServer(uvicorn.Server):
+    """A uvicorn server that calls ``on_started`` once it listens, so nobody has to poll for it."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free port (read it back with ``getsockname``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def uvicorn_config(settings: BackendSettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        loop="auto",
+        http="auto",
+        ws="auto",
+        log_level="warning",
+        # Access logs would print WebSocket URLs, and those carry ?token=: secrets are never logged.
+        access_log=False,
+        lifespan="on",
+        backlog=BACKLOG,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+
+
+def write_port_file(path: Path, port: int) -> None:
+    """Write atomically, so a reader never sees a half-written number."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{port}\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def serve(settings: BackendSettings, *, port_file: Path | None = None) -> None:
+    """Run until SIGTERM or SIGINT (uvicorn handles both). ``settings`` must carry its secrets."""
+    sock = bind_socket(settings.host, settings.port)
+    port = sock.getsockname()[1]
+
+    def started() -> None:
+        if port_file is not None:
+            write_port_file(port_file, port)
+
+    server = NotifyingServer(uvicorn_config(settings), started)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn installs its own handlers while it runs, and re-raises the signal after a graceful
+    # shutdown once it has put these back: with them, a stop by SIGTERM exits 0 instead of dying by
+    # the signal, and a signal that arrives before uvicorn's handlers are in place is not lost.
+    in_main_thread = threading.current_thread() is threading.main_thread()  # else signals are not ours
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()

@@ -1,0 +1,218 @@
+"""Settings of the reference backend: one frozen value object per concern.
+
+The reference backend is built from these settings and nothing else (no module globals, no
+``os.environ`` read deep inside): ``BackendSettings.from_environ`` is the one place that reads the
+environment, and only for secrets, so that secrets never travel on a command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import secrets
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+Color = Literal["blue", "green"]
+EventStyle = Literal["kebab", "snake"]
+
+# Environment variables that carry secrets into the reference backend (and the load generator).
+ENV_JWT_SECRET = "LOADBENCH_JWT_SECRET"
+ENV_USER_PASSWORD = "LOADBENCH_USER_PASSWORD"
+
+DEFAULT_PORTS: dict[str, int] = {"blue": 8000, "green": 5000}
+BUILTIN_AGENT_ID = "000000000000000000000001"
+
+MB = 1024 * 1024
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Distribution(_Frozen):
+    """A non-negative duration in milliseconds, drawn from a named distribution.
+
+    ``kind`` picks the shape; ``ms`` is its centre (the value for ``constant``, the mean for
+    ``normal`` and ``exponential``, the median for ``lognormal``). ``uniform`` needs ``low_ms`` and
+    ``high_ms``; ``normal`` takes ``sd_ms``; ``lognormal`` takes ``sigma``. In YAML a bare number is a
+    constant: ``first_token: 300``.
+    """
+
+    kind: Literal["constant", "uniform", "normal", "lognormal", "exponential"] = "constant"
+    ms: float = Field(default=0.0, ge=0)
+    low_ms: float | None = Field(default=None, ge=0)
+    high_ms: float | None = Field(default=None, ge=0)
+    sd_ms: float = Field(default=0.0, ge=0)
+    sigma: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number_is_constant(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {"kind": "constant", "ms": value}
+        return value
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> Distribution:
+        if self.kind == "uniform" and (self.low_ms is None or self.high_ms is None or self.low_ms > self.high_ms):
+            raise ValueError("a uniform distribution needs low_ms <= high_ms")
+        return self
+
+    @property
+    def median_ms(self) -> float:
+        if self.kind == "uniform":
+            assert self.low_ms is not None and self.high_ms is not None
+            return (self.low_ms + self.high_ms) / 2
+        if self.kind == "exponential":
+            return self.ms * math.log(2)
+        return self.ms
+
+    def sample(self, rng: random.Random) -> float:
+        """One draw in milliseconds, never negative."""
+        if self.kind == "constant":
+            return self.ms
+        if self.kind == "uniform":
+            assert self.low_ms is not None and self.high_ms is not None
+            return rng.uniform(self.low_ms, self.high_ms)
+        if self.kind == "normal":
+            return max(0.0, rng.gauss(self.ms, self.sd_ms))
+        if self.kind == "lognormal":
+            return 0.0 if self.ms == 0 else rng.lognormvariate(math.log(self.ms), self.sigma)
+        return 0.0 if self.ms == 0 else rng.expovariate(1.0 / self.ms)
+
+
+class LlmSettings(_Frozen):
+    """The simulated LLM that streams chat and agent answers."""
+
+    first_token: Distribution = Distribution(kind="lognormal", ms=300, sigma=0.1)
+    token_gap: Distribution = Distribution(kind="normal", ms=20, sd_ms=4)
+    chunks: int = Field(default=16, ge=1, le=10_000)
+    words_per_chunk: int = Field(default=3, ge=1, le=100)
+
+
+class RateLimitRule(_Frozen):
+    """A fixed-window limit per client IP on request paths starting with ``prefix`` (green style)."""
+
+    prefix: str
+    limit: int = Field(ge=1)
+    window_s: float = Field(gt=0)
+
+
+# green's limiter as the real deployment mounts it (CONTRACT.md, "Limits that shape a load test").
+GREEN_RATE_LIMITS: tuple[RateLimitRule, ...] = (
+    RateLimitRule(prefix="/api/auth", limit=5, window_s=900),
+    RateLimitRule(prefix="/api/chat", limit=30, window_s=60),
+    RateLimitRule(prefix="/api/upload", limit=10, window_s=60),
+    RateLimitRule(prefix="/health", limit=300, window_s=60),
+    RateLimitRule(prefix="/api", limit=60, window_s=60),
+)
+
+
+class FaultSettings(_Frozen):
+    """Faults the suite must catch. The defaults plant none.
+
+    ``paths`` limits latency, errors, soft failures and memory growth to request paths starting
+    with one of the prefixes (empty: every path). ``drop_end_rate`` and ``stream_latency`` act on
+    streamed answers (chat and agent runs) instead.
+    """
+
+    latency: Distribution | None = None
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    soft_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    memory_growth_kb_per_request: float = Field(default=0.0, ge=0)
+    rate_limit: bool = False
+    rate_limits: tuple[RateLimitRule, ...] = GREEN_RATE_LIMITS
+    drop_end_rate: float = Field(default=0.0, ge=0, le=1)
+    stream_latency: Distribution | None = None
+    paths: tuple[str, ...] = ()
+
+    def applies_to(self, path: str) -> bool:
+        return not self.paths or any(path.startswith(p) for p in self.paths)
+
+
+class UserSeed(_Frozen):
+    """The seeded user pool: ``count`` users named ``<prefix><n:04d>`` sharing one password,
+    plus one SuperAdmin (``<prefix>superadmin``) for admin pages."""
+
+    count: int = Field(default=200, ge=1, le=100_000)
+    prefix: str = "loadbench-user-"
+    role: Literal["Students", "Staffs", "Admin", "SuperAdmin"] = "Admin"
+    password: SecretStr = SecretStr("")
+
+    def usernames(self) -> list[str]:
+        return [f"{self.prefix}{n:04d}" for n in range(1, self.count + 1)]
+
+    @property
+    def superadmin(self) -> str:
+        return f"{self.prefix}superadmin"
+
+
+class StorageLimits(_Frozen):
+    """Caps that keep the in-memory store bounded however long a run lasts (oldest evicted first)."""
+
+    max_chats: int = 20_000
+    max_messages_per_chat: int = 200
+    max_agents: int = 5_000
+    max_collections: int = 2_000
+    max_documents: int = 20_000
+    max_chunks_per_collection: int = 5_000
+    max_uploads: int = 20_000
+    max_chunks: int = 100_000  # over all collections: one collection's cap times max_collections is gigabytes
+    max_refresh_tokens: int = 50_000  # green refresh tokens held at once
+
+
+def user_id_for(username: str) -> str:
+    """The 24-hex user id of a seeded user: derived, so that a token minted by the load generator
+    and the backend agree on ``sub`` without sharing a database."""
+    return hashlib.sha256(username.encode()).hexdigest()[:24]
+
+
+class BackendSettings(_Frozen):
+    """Everything one reference backend process is built from."""
+
+    color: Color
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    rest_base: str = "/api"  # green only: "/api", "/api/v1" or "/v1"
+    event_style: EventStyle = "kebab"  # green only: Socket.IO event names
+    jwt_secret: SecretStr = SecretStr("")
+    access_token_ttl_s: int | None = Field(default=None, ge=1)  # None: 1 day (blue), 15 min (green)
+    refresh_token_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+    users: UserSeed = UserSeed()
+    llm: LlmSettings = LlmSettings()
+    faults: FaultSettings = FaultSettings()
+    limits: StorageLimits = StorageLimits()
+    upload_max_bytes: int | None = Field(default=None, ge=1)  # None: 5 MB (blue), 10 MB (green)
+    document_max_bytes: int = Field(default=10 * MB, ge=1)
+    gc_freeze_interval_s: float = Field(default=10.0, ge=0)  # 0 disables the periodic gc.freeze()
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check_rest_base(self) -> BackendSettings:
+        if not self.rest_base.startswith("/") or self.rest_base.endswith("/"):
+            raise ValueError("rest_base must start with '/' and not end with one, e.g. /api or /api/v1")
+        return self
+
+    @property
+    def token_ttl_s(self) -> int:
+        if self.access_token_ttl_s is not None:
+            return self.access_token_ttl_s
+        return 24 * 3600 if self.color == "blue" else 15 * 60
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        if self.upload_max_bytes is not None:
+            return self.upload_max_bytes
+        return 5 * MB if self.color == "blue" else 10 * MB
+
+    def with_secrets_from(self, environ: Mapping[str, str]) -> BackendSettings:
+        """Fill the JWT secret and the pool password from the environment; a secret left empty is
+        replaced by a random one (so a bare ``loadbench serve`` is never guessable)."""
+        secret = environ.get(ENV_JWT_SECRET) or self.jwt_secret.get_secret_value() or secrets.token_hex(32)
+        password = environ.get(ENV_USER_PASSWORD) or self.users.password.get_secret_value() or secrets.token_hex(12)
+        users = self.users.model_copy(update={"password": SecretStr(password)})
+        return self.model_copy(update={"jwt_secret": SecretStr(secret), "users": users})

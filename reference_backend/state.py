@@ -1,0 +1,93 @@
+"""The state one app runs on, built from settings, and its lifetime (background tasks, GC freezing).
+
+Both colors build one ``BackendState`` and keep it on ``app.state.backend``; nothing lives in module
+globals, so any number of apps can run in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import random
+import time
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference_backend.auth import RefreshTokens, TokenIssuer, UserPool
+from reference_backend.llm import LlmSimulator
+from reference_backend.metrics import Metrics
+from reference_backend.settings import BackendSettings
+from reference_backend.store import Store
+
+
+@dataclass
+class BackendState:
+    settings: BackendSettings
+    users: UserPool
+    tokens: TokenIssuer
+    refresh_tokens: RefreshTokens
+    store: Store
+    llm: LlmSimulator
+    metrics: Metrics
+    fault_rng: random.Random
+    # The planted memory leak of ``faults.memory_growth_kb_per_request``: appended to, never freed.
+    leak: list[bytes] = field(default_factory=list)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    started_at: float = field(default_factory=time.time)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background (a streamed answer), holding a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def cancel_tasks(self) -> None:
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """The app's lifespan: freeze the heap periodically, and stop every stream on shutdown."""
+        freezer = None
+        if self.settings.gc_freeze_interval_s > 0:
+            freezer = asyncio.get_running_loop().create_task(_freeze_periodically(self.settings.gc_freeze_interval_s))
+        try:
+            yield
+        finally:
+            if freezer is not None:
+                freezer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await freezer
+            await self.cancel_tasks()
+
+
+async def _freeze_periodically(interval_s: float) -> None:
+    # With thousands of connections the heap holds millions of long-lived objects, and each full
+    # collection walks them all: pauses of over a second that dominate tail latency. gc.freeze()
+    # moves the survivors out of the collector's sight. The collect() first keeps garbage from being
+    # frozen forever; it only walks what was allocated since the last freeze, so it stays short.
+    while True:
+        await asyncio.sleep(interval_s)
+        gc.collect()
+        gc.freeze()
+
+
+def build_state(settings: BackendSettings) -> BackendState:
+    llm_rng = random.Random(settings.seed)
+    # A separate stream for faults, so switching a fault on does not change the LLM's timings.
+    fault_rng = random.Random(None if settings.seed is None else settings.seed + 1)
+    return BackendState(
+        settings=settings,
+        users=UserPool(settings.users),
+        tokens=TokenIssuer(settings.jwt_secret.get_secret_value(), settings.token_ttl_s),
+        refresh_tokens=RefreshTokens(settings.refresh_token_ttl_s, settings.limits.max_refresh_tokens),
+        store=Store(settings.limits),
+        llm=LlmSimulator(settings.llm, settings.faults, llm_rng),
+        metrics=Metrics(),
+        fault_rng=fault_rng,
+    )
