@@ -132,9 +132,9 @@ class _Run:
             if plan.url is None:
                 self.say(f"starting the embedded {plan.color} reference backend")
                 try:
-                    backend = start_backend_process(
-                        _backend_settings(self.profile, plan.color), env={**os.environ, **self.secret_env}, ready_timeout_s=30
-                    )
+                    settings = _backend_settings(self.profile, plan.color)
+                    env = {**os.environ, **self.secret_env}
+                    backend = start_backend_process(settings, env=env, ready_timeout_s=30)
                 except Exception as error:
                     raise InvalidRunError(f"the embedded {plan.color} backend never became ready: {error}") from None
                 self.backends.append(backend)
