@@ -59,6 +59,10 @@ def cli() -> None:
 )  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), help="Write the run directory exactly here.")
 @click.option(
+    "--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+    help="Locust worker processes (0: one process). Workers merge their exact histograms on the master.",
+)  # fmt: skip
+@click.option(
     "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
     help="Parent folder of run directories when --out is not given.",
 )  # fmt: skip
@@ -69,6 +73,7 @@ def run(
     green_url: str | None,
     allow_remote: tuple[str, ...],
     out: Path | None,
+    workers: int,
     results: Path,
 ) -> None:
     """Run a profile headless against blue, green or both, then judge it against the SLOs.
@@ -78,6 +83,7 @@ def run(
       loadbench run                                   # embedded backends, smoke profile, both colors
       loadbench run --target green --out /tmp/run1    # one color, run directory at /tmp/run1
       loadbench run --green-url http://127.0.0.1:5000 --target green
+      loadbench run --profile smoke --workers 2       # a local master and two worker processes
     """
     from loadtests.orchestrator import RunRequest
     from loadtests.orchestrator import run as run_profile
@@ -90,6 +96,7 @@ def run(
         allow_remote=allow_remote,
         out=out,
         results_root=results,
+        workers=workers,
     )
     outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
     if outcome.judged is not None:

@@ -39,6 +39,8 @@ class RunConfig(BaseModel):
     run_dir: str | None = None
     profile: Profile
     targets: tuple[TargetConfig, ...]
+    # Distributed runs: the master ends the run itself after this long (see recorder.plugin).
+    end_after_s: float | None = None
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

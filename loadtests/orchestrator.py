@@ -42,6 +42,18 @@ from reference_backend.settings import ENV_JWT_SECRET, BackendSettings, UserSeed
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 LOCUST_STOP_TIMEOUT_S = 5  # users get this long to finish the task in flight when time is up
 GRACE_S = 60  # beyond duration + ramp + stop timeout, Locust is stopped from outside
+WORKERS_WAIT_S = 60  # a distributed run gives up when its workers have not all connected by then
+WORKER_QUIT_S = 10
+
+
+def free_port() -> int:
+    """A free loopback port for the Locust master (another process could take it first: rare,
+    and the run then fails with a clear "address in use" from Locust)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class RunRequest:
     allow_remote: tuple[str, ...] = ()
     out: Path | None = None
     results_root: Path = Path("results")
+    workers: int = 0  # 0: one Locust process; N: a local master and N worker processes
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,7 @@ class _Run:
         self.say = on_status
         self.backends: list = []
         self.locust: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
         self.monitor: ResourceMonitor | None = None
         self.notes: list[str] = []
         # Fresh secrets per run for the embedded backends; external targets bring their own.
@@ -158,37 +172,78 @@ class _Run:
             self.monitor.add(ProcessTreeSampler(backend.pid, role="target", color=backend.color))
         self.monitor.start()
 
-    def run_locust(self, run_dir: RunDirectory, config: RunConfig) -> int:
+    def _locust_env(self, run_dir: RunDirectory) -> dict[str, str]:
+        return {**os.environ, **self.secret_env, ENV_RUN_CONFIG: str(run_dir.file(RUN_CONFIG))}
+
+    def _spawn(self, command: list[str], env: dict[str, str], log_path: Path, role: str) -> subprocess.Popen[bytes]:
+        with log_path.open("wb") as output:
+            proc = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        if self.monitor is not None:
+            self.monitor.add(ProcessTreeSampler(proc.pid, role="generator", color=role))
+        return proc
+
+    def run_locust(self, run_dir: RunDirectory, config: RunConfig, workers: int) -> int:
+        """Run Locust (one process, or a master and ``workers`` workers) until it ends by itself
+        or the deadline passes; returns the (master's) exit code."""
         profile = self.profile
-        run_dir.locust_dir.mkdir(parents=True, exist_ok=True)
+        locust_dir = run_dir.locust_dir
         command = [
             sys.executable, "-m", "locust",
             "-f", str(LOCUSTFILE),
             "--headless",
             "--users", str(profile.users + probe_count(config)),
             "--spawn-rate", str(profile.spawn_rate),
-            "--run-time", f"{math.ceil(profile.duration_s)}s",
             "--stop-timeout", str(LOCUST_STOP_TIMEOUT_S),
-            "--csv", str(run_dir.locust_dir / "stats"),
-            "--html", str(run_dir.locust_dir / "report.html"),
+            "--csv", str(locust_dir / "stats"),
+            "--html", str(locust_dir / "report.html"),
+            "--json-file", str(locust_dir / "stats"),
             "--exit-code-on-error", "0",
             "--only-summary",
             "--loglevel", "INFO",
-            "--logfile", str(run_dir.locust_dir / "locust.log"),
+            "--logfile", str(locust_dir / "locust.log"),
         ]  # fmt: skip
-        env = {**os.environ, **self.secret_env, ENV_RUN_CONFIG: str(run_dir.file(RUN_CONFIG))}
-        with (run_dir.locust_dir / "output.log").open("wb") as output:
-            self.locust = subprocess.Popen(
-                command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            if self.monitor is not None:
-                self.monitor.add(ProcessTreeSampler(self.locust.pid, role="generator", color=""))
-            deadline = profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S
+        env = self._locust_env(run_dir)
+        if workers:
+            port = free_port()
+            command += [
+                "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                "--expect-workers", str(workers), "--expect-workers-max-wait", str(WORKERS_WAIT_S),
+            ]  # fmt: skip
+        else:
+            command += ["--run-time", f"{math.ceil(profile.duration_s)}s"]
+        self.locust = self._spawn(command, env, locust_dir / "output.log", "master" if workers else "")
+        for index in range(workers):
+            worker = [
+                sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+                "--master-host", "127.0.0.1", "--master-port", str(port),
+                "--loglevel", "INFO", "--logfile", str(locust_dir / f"worker-{index + 1}.log"),
+            ]  # fmt: skip
+            self.workers.append(self._spawn(worker, env, locust_dir / f"worker-{index + 1}.out", f"worker-{index + 1}"))
+        deadline = (
+            profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S + (WORKERS_WAIT_S if workers else 0)
+        )
+        try:
+            code = self.locust.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            self.notes.append(f"Locust did not stop within {deadline:.0f} s and was stopped from outside")
+            code = self.stop_locust()
+        self._stop_workers()
+        return code
+
+    def _stop_workers(self) -> None:
+        # Locust's master forgets workers once they report "stopped", so its quit message never
+        # reaches them: once the master is gone (their final intervals already delivered), the
+        # workers are told to quit here, all at once, and killed if they do not.
+        running = [worker for worker in self.workers if worker.poll() is None]
+        for worker in running:
+            worker.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + WORKER_QUIT_S
+        for worker in running:
             try:
-                return self.locust.wait(timeout=deadline)
+                worker.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.notes.append(f"Locust did not stop within {deadline:.0f} s and was stopped from outside")
-                return self.stop_locust()
+                worker.kill()
+                worker.wait(timeout=5)
 
     def stop_locust(self) -> int:
         proc = self.locust
@@ -203,6 +258,7 @@ class _Run:
 
     def stop_all(self) -> None:
         self.stop_locust()
+        self._stop_workers()
         if self.monitor is not None:
             self.monitor.stop()
         for backend in self.backends:
@@ -260,16 +316,22 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
                     }
                 )
                 run_dir.write_manifest(manifest)
-                config = RunConfig(run_dir=str(run_dir.path), profile=profile, targets=tuple(targets))
+                config = RunConfig(
+                    run_dir=str(run_dir.path),
+                    profile=profile,
+                    targets=tuple(targets),
+                    end_after_s=profile.duration_s if request.workers else None,
+                )
                 config.write(run_dir.file(RUN_CONFIG))
                 state.start_monitor(run_dir)
+                processes = f" on {request.workers} worker processes" if request.workers else ""
                 on_status(
                     f"running {profile.name}: {profile.users} users over {', '.join(t.color for t in targets)} "
-                    f"for {profile.duration_s:g} s (ramp {profile.ramp_s:g} s)"
+                    f"for {profile.duration_s:g} s (ramp {profile.ramp_s:g} s){processes}"
                 )
                 manifest = manifest.model_copy(update={"steady_state_from": time.time() + profile.ramp_s})
                 run_dir.write_manifest(manifest)
-                code = state.run_locust(run_dir, config)
+                code = state.run_locust(run_dir, config, request.workers)
                 if code != 0:
                     status, exit_code = "partial", EXIT_INFRA
                     reason = f"Locust exited with code {code}: {_locust_failure(run_dir)}"

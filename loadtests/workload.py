@@ -87,7 +87,7 @@ def define_workload(events, environ: Mapping[str, str] = os.environ) -> dict[str
 
     def on_init(environment: Environment, **_: object) -> None:
         environment.loadbench_recorder = RecorderPlugin(  # type: ignore[attr-defined]
-            environment, run_dir=run_dir, interval_s=config.profile.interval_s
+            environment, run_dir=run_dir, interval_s=config.profile.interval_s, end_after_s=config.end_after_s
         )
 
     events.init.add_listener(on_init)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +72,62 @@ def test_loadbench_run_writes_a_judged_run_directory(tmp_path: Path, capsys: pyt
     resources = run.resources
     assert set(resources[resources["role"] == "target"]["color"]) == {"blue", "green"}
     assert (resources["role"] == "generator").any()
+    assert_counts_match_locust(out)
+
+
+def assert_counts_match_locust(out: Path) -> None:
+    """Every request event reached the recorder: our counts equal Locust's own final counts."""
+    ours: collections.Counter[tuple[str, str]] = collections.Counter()
+    for line in (out / "samples.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        ours[(f"{row['target']}/{row['kind']}", row["name"])] += row["count"]
+    locust = {(e["method"], e["name"]): e["num_requests"] for e in json.loads((out / "locust/stats.json").read_text())}
+    assert dict(ours) == locust
+
+
+def test_two_workers_merge_into_one_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "e2e.yaml"
+    profile.write_text(SHORT_PROFILE)
+    out = tmp_path / "run"
+    code = main(["run", "--profile", str(profile), "--target", "green", "--out", str(out), "--workers", "2"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "on 2 worker processes" in printed
+    events = [json.loads(line)["event"] for line in (out / "events.jsonl").read_text().splitlines()]
+    assert "final_reports_missing" not in events and "spawning_complete" in events
+    assert_counts_match_locust(out)
+    generators = load_run(out).resources.query("role == 'generator'")["color"]
+    assert {"master", "worker-1", "worker-2"} <= set(generators)
+
+
+def test_sigint_mid_run_leaves_a_readable_partial_run(tmp_path: Path) -> None:
+    profile = tmp_path / "long.yaml"
+    profile.write_text(SHORT_PROFILE.replace("duration_s: 8", "duration_s: 120"))
+    out = tmp_path / "run"
+    command = ["run", "--profile", str(profile), "--target", "blue", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    samples = out / "samples.jsonl"
+    deadline = time.monotonic() + 60
+    while not (samples.exists() and samples.stat().st_size > 2000) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 4, (stdout, stderr)
+    assert "interrupted by SIGINT" in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "partial" and manifest["ended_at"]
+    run = load_run(out)
+    assert run.samples["count"].sum() > 0
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["run_status"] == "partial" and any("partial" in note for note in verdict["notes"])
+    assert (out / "locust" / "stats.json").exists()  # Locust was stopped gracefully and wrote its stats
 
 
 def test_bad_profile_is_a_configuration_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

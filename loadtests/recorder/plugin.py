@@ -8,6 +8,12 @@
   and interval from several workers add up at analysis time, so merged percentiles are those of
   the union of samples.
 
+Ending a distributed run: Locust's headless master quits half a second after telling workers
+to quit, while a worker first waits up to ``--stop-timeout`` for its users, so the last interval
+of every worker would be lost. With ``end_after_s`` the master ends the run itself instead of
+``--run-time``: it stops the workers, waits (bounded) until each has sent its final interval as a
+``loadbench_final`` message, then quits.
+
 Run events (spawning complete, stop) go to ``events.jsonl`` so analysis can cut the ramp-up.
 """
 
@@ -33,12 +39,24 @@ log = logging.getLogger(__name__)
 EVENTS = "events.jsonl"
 _ROWS_KEY = "loadbench_rows"
 _ERRORS_KEY = "loadbench_recorder_errors"
+FINAL_MESSAGE = "loadbench_final"
+FINAL_REPORTS_WAIT_S = 15.0
 
 
 class RecorderPlugin:
-    def __init__(self, environment: Environment, *, run_dir: Path | None, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        run_dir: Path | None,
+        interval_s: float = 1.0,
+        end_after_s: float | None = None,
+    ) -> None:
         self.environment = environment
         self.interval_s = interval_s
+        self.end_after_s = end_after_s
+        self._final_from: set[str] = set()
+        self._ender: gevent.Greenlet | None = None
         self.recorder = IntervalRecorder()
         self.run_dir = run_dir
         self._writer: SamplesWriter | None = None
@@ -53,6 +71,8 @@ class RecorderPlugin:
         events.report_to_master.add_listener(self.on_report_to_master)
         events.worker_report.add_listener(self.on_worker_report)
         events.quitting.add_listener(self.on_quitting)
+        if self._is_master:
+            environment.runner.register_message(FINAL_MESSAGE, self.on_final_message)  # type: ignore[union-attr]
 
     # -- roles --------------------------------------------------------------------------------
     @property
@@ -121,6 +141,8 @@ class RecorderPlugin:
         if self._is_master:
             self._ensure_writer()
             self.write_event("test_start")
+            if self.end_after_s is not None and self._ender is None:
+                self._ender = gevent.spawn(self._end_distributed_run, self.end_after_s)
             return
         self.recorder.rotate()  # drop anything recorded before the test (none expected)
         if self._flusher is None:
@@ -138,11 +160,36 @@ class RecorderPlugin:
         if self._flusher is not None:
             self._flusher.kill(block=False)
             self._flusher = None
-        if not self._is_master:
+        if self._is_worker:
+            self.recorder_final()
+        elif not self._is_master:
             self._close_interval()
         self.write_event("test_stop", recorder_errors=self.recorder.errors + sum(self._worker_errors.values()))
 
     # -- distributed ---------------------------------------------------------------------------
+    def recorder_final(self) -> None:
+        """Worker: send the last interval now, not at the next stats report."""
+        rows, self._pending = [*self._pending, *self.recorder.rotate()], []
+        data = {_ROWS_KEY: [row.to_json() for row in rows], _ERRORS_KEY: self.recorder.errors}
+        self.environment.runner.send_message(FINAL_MESSAGE, data)  # type: ignore[union-attr]
+
+    def on_final_message(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self._final_from.add(msg.node_id)
+        self.on_worker_report(msg.node_id, msg.data or {})
+
+    def _end_distributed_run(self, after_s: float) -> None:
+        gevent.sleep(after_s)
+        runner = self.environment.runner
+        assert runner is not None
+        runner.stop()  # tells workers to stop and waits until their users are gone
+        workers = {client.id for client in runner.clients.all}  # type: ignore[attr-defined]
+        deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
+        while not workers <= self._final_from and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        if missing := sorted(workers - self._final_from):
+            self.write_event("final_reports_missing", workers=missing)
+        runner.quit()
+
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         rows, self._pending = self._pending, []
         data[_ROWS_KEY] = [row.to_json() for row in rows]
