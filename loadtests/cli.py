@@ -53,6 +53,8 @@ def cli() -> None:
 )  # fmt: skip
 @click.option("--blue-url", help="Use this blue deployment instead of the embedded reference backend.")
 @click.option("--green-url", help="Use this green deployment instead of the embedded reference backend.")
+@click.option("--blue-pid", type=int, help="Sample this local process tree as blue (default: found by port).")
+@click.option("--green-pid", type=int, help="Sample this local process tree as green (default: found by port).")
 @click.option(
     "--allow-remote", multiple=True, metavar="HOST",
     help="Permit a non-loopback target host (repeat per host). Without it only loopback is a target.",
@@ -71,6 +73,8 @@ def run(
     target: str,
     blue_url: str | None,
     green_url: str | None,
+    blue_pid: int | None,
+    green_pid: int | None,
     allow_remote: tuple[str, ...],
     out: Path | None,
     workers: int,
@@ -97,6 +101,7 @@ def run(
         out=out,
         results_root=results,
         workers=workers,
+        pids={color: pid for color, pid in (("blue", blue_pid), ("green", green_pid)) if pid is not None},
     )
     outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
     if outcome.judged is not None:

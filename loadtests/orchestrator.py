@@ -26,16 +26,20 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
+
+import psutil
 
 from analysis.judge import Judged, judge_run, write_verdict
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
-from loadtests.errors import EXIT_INFRA, InfrastructureError, InvalidRunError, LoadbenchError
+from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, InvalidRunError, LoadbenchError
 from loadtests.monitor.monitor import ResourceMonitor
-from loadtests.monitor.sampler import ProcessTreeSampler
+from loadtests.monitor.sampler import ProcessTreeSampler, PrometheusSampler, Sampler, listening_pid
+from loadtests.monitor.saturation import saturated_generators
 from loadtests.profiles import Profile
-from loadtests.recorder.rundir import RUN_CONFIG, Manifest, RunDirectory, TargetInfo, iso, utc_now
-from loadtests.targets import TargetPlan, plan_targets
+from loadtests.recorder.rundir import RUN_CONFIG, Manifest, RunDirectory, TargetInfo, iso, iter_resource_rows, utc_now
+from loadtests.targets import TargetPlan, is_loopback, plan_targets
 from loadtests.workload import probe_count
 from reference_backend.settings import ENV_JWT_SECRET, BackendSettings, UserSeed
 
@@ -65,6 +69,7 @@ class RunRequest:
     out: Path | None = None
     results_root: Path = Path("results")
     workers: int = 0  # 0: one Locust process; N: a local master and N worker processes
+    pids: dict[str, int] = field(default_factory=dict)  # local processes of external targets, by color
 
 
 @dataclass(frozen=True)
@@ -166,10 +171,32 @@ class _Run:
         except httpx.HTTPError as error:
             raise InfrastructureError(f"{color} target {url} is unreachable: {type(error).__name__}") from None
 
-    def start_monitor(self, run_dir: RunDirectory) -> None:
-        self.monitor = ResourceMonitor(run_dir.resources_writer(), interval_s=1.0)
+    def target_sampler(self, target: TargetConfig) -> Sampler:
+        """Embedded: the process we started. External on this machine: the process given by
+        ``--<color>-pid`` or the one listening on the URL's port. Elsewhere: its ``/metrics``."""
         for backend in self.backends:
-            self.monitor.add(ProcessTreeSampler(backend.pid, role="target", color=backend.color))
+            if backend.color == target.color:
+                return ProcessTreeSampler(backend.pid, role="target", color=target.color)
+        parts = urlsplit(target.url)
+        pid = self.request.pids.get(target.color)
+        if pid is None and is_loopback(parts.hostname or ""):
+            pid = listening_pid(parts.port or (443 if parts.scheme == "https" else 80))
+        if pid is not None:
+            try:
+                return ProcessTreeSampler(pid, role="target", color=target.color)
+            except psutil.Error as error:
+                raise ConfigError(f"--{target.color}-pid {pid}: {error}") from None
+        return PrometheusSampler(f"{target.url}/metrics", role="target", color=target.color)
+
+    def start_monitor(self, run_dir: RunDirectory, targets: list[TargetConfig]) -> None:
+        self.monitor = ResourceMonitor(run_dir.resources_writer(), interval_s=1.0)
+        for target in targets:
+            sampler = self.target_sampler(target)
+            if isinstance(sampler, PrometheusSampler) and sampler.sample() is None:
+                where = f"no local process and no {sampler.metrics_url}"
+                self.notes.append(f"no resource figures for {target.color}: {where}")
+                continue
+            self.monitor.add(sampler)
         self.monitor.start()
 
     def _locust_env(self, run_dir: RunDirectory) -> dict[str, str]:
@@ -323,7 +350,7 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
                     end_after_s=profile.duration_s if request.workers else None,
                 )
                 config.write(run_dir.file(RUN_CONFIG))
-                state.start_monitor(run_dir)
+                state.start_monitor(run_dir, targets)
                 processes = f" on {request.workers} worker processes" if request.workers else ""
                 on_status(
                     f"running {profile.name}: {profile.users} users over {', '.join(t.color for t in targets)} "
@@ -338,6 +365,8 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
             finally:
                 on_status("stopping")
                 state.stop_all()
+            if status == "complete" and (saturated := saturated_generators(iter_resource_rows(run_dir))):
+                status, exit_code, reason = "invalid", EXIT_INVALID, "; ".join(saturated)
     except RunInterrupted as interrupted:
         status, exit_code, reason = "partial", EXIT_INFRA, str(interrupted)
     except LoadbenchError as error:

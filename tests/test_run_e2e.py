@@ -147,3 +147,37 @@ def test_remote_target_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_check_on_a_directory_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(tmp_path)]) == 3
     assert "manifest.json is missing" in capsys.readouterr().err
+
+
+def test_external_loopback_target_is_sampled_by_its_listening_port(
+    tmp_path: Path, green, pool_password: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reference_backend.settings import ENV_USER_PASSWORD
+
+    monkeypatch.setenv(ENV_USER_PASSWORD, pool_password)
+    profile = tmp_path / "e2e.yaml"
+    profile.write_text(SHORT_PROFILE.replace("duration_s: 8", "duration_s: 4").replace("users: 4", "users: 2"))
+    out = tmp_path / "run"
+    code = main(["run", "--profile", str(profile), "--target", "green", "--green-url", green.url, "--out", str(out)])
+    assert code in (0, 3), capsys.readouterr().out  # a 4 s run may be too short for some checks: not the point
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["targets"][0]["embedded"] is False and manifest["targets"][0]["url"] == green.url
+    targets = load_run(out).resources.query("role == 'target'")
+    assert not targets.empty and set(targets["pids"].astype(str)) == {str(green.pid)}
+
+
+def test_a_saturated_generator_makes_the_run_invalid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import loadtests.orchestrator as orchestrator
+
+    finding = "load generator locust stayed at ≥ 90 % CPU for 12 s (peak 99 %): add --workers or lower the load"
+    monkeypatch.setattr(orchestrator, "saturated_generators", lambda rows: [finding])
+    profile = tmp_path / "e2e.yaml"
+    profile.write_text(SHORT_PROFILE.replace("duration_s: 8", "duration_s: 3"))
+    out = tmp_path / "run"
+    assert main(["run", "--profile", str(profile), "--target", "blue", "--out", str(out)]) == 3
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "invalid" and "90 % CPU" in manifest["invalid_reason"]
+    assert json.loads((out / "verdict.json").read_text())["exit_code"] == 3
+    assert "add --workers" in capsys.readouterr().err
