@@ -65,6 +65,15 @@ def cli() -> None:
     help="Locust worker processes (0: one process). Workers merge their exact histograms on the master.",
 )  # fmt: skip
 @click.option(
+    "--remote-workers", type=click.IntRange(0, 1000), default=0, show_default=True,
+    help="Also wait for this many `loadbench worker --master HOST` processes on other machines.",
+)  # fmt: skip
+@click.option(
+    "--master-bind", default="127.0.0.1", show_default=True,
+    help="Address the Locust master listens on (0.0.0.0 to accept remote workers).",
+)  # fmt: skip
+@click.option("--master-port", type=int, help="Port the Locust master listens on (default: a free one; 5557 is usual).")
+@click.option(
     "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
     help="Parent folder of run directories when --out is not given.",
 )  # fmt: skip
@@ -78,6 +87,9 @@ def run(
     allow_remote: tuple[str, ...],
     out: Path | None,
     workers: int,
+    remote_workers: int,
+    master_bind: str,
+    master_port: int | None,
     results: Path,
 ) -> None:
     """Run a profile headless against blue, green or both, then judge it against the SLOs.
@@ -101,6 +113,9 @@ def run(
         out=out,
         results_root=results,
         workers=workers,
+        remote_workers=remote_workers,
+        master_bind=master_bind,
+        master_port=master_port,
         pids={color: pid for color, pid in (("blue", blue_pid), ("green", green_pid)) if pid is not None},
     )
     outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
@@ -131,6 +146,38 @@ def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
         console.print(f"  [yellow]note[/yellow] {note}")
     state = "[green]PASSED[/green]" if verdict.passed else f"[red]NOT PASSED[/red] (exit {verdict.exit_code})"
     console.print(f"verdict: {state}  → {judged.run.directory.path / 'verdict.json'}")
+
+
+# -- worker --------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--master", "master_host", required=True, help="Host of the master (`loadbench run --remote-workers N`).")
+@click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option("--profile", "-p", default="smoke", show_default=True, help="The same profile the master runs.")
+@click.option("--target", "-t", type=click.Choice(["blue", "green", "both"]), default="both", show_default=True)
+@click.option("--blue-url", help="The blue URL the master was given (reachable from this machine).")
+@click.option("--green-url", help="The green URL the master was given (reachable from this machine).")
+@click.option("--allow-remote", multiple=True, metavar="HOST", help="Permit a non-loopback target host.")
+def worker(
+    master_host: str,
+    master_port: int,
+    profile: str,
+    target: str,
+    blue_url: str | None,
+    green_url: str | None,
+    allow_remote: tuple[str, ...],
+) -> None:
+    """Join a master on another machine as a Locust worker (distributed load generation).
+
+    \b
+    Example (password in the environment, same profile and URLs as the master):
+      export LOADBENCH_USER_PASSWORD=...
+      loadbench worker --master 10.0.0.1 --master-port 5557 --profile ci --target green \\
+          --green-url http://10.0.0.5:5000 --allow-remote 10.0.0.5
+    """
+    from loadtests.worker import exec_worker, worker_config
+
+    config = worker_config(profile, target, {"blue": blue_url, "green": green_url}, allow_remote)
+    exec_worker(config, master_host=master_host, master_port=master_port)
 
 
 # -- check ---------------------------------------------------------------------------------------

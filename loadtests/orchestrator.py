@@ -69,6 +69,14 @@ class RunRequest:
     out: Path | None = None
     results_root: Path = Path("results")
     workers: int = 0  # 0: one Locust process; N: a local master and N worker processes
+    remote_workers: int = 0  # workers on other machines (`loadbench worker --master HOST`)
+    master_bind: str = "127.0.0.1"
+    master_port: int | None = None  # None: a free port (local workers only)
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers + self.remote_workers > 0
+
     pids: dict[str, int] = field(default_factory=dict)  # local processes of external targets, by color
 
 
@@ -209,10 +217,11 @@ class _Run:
             self.monitor.add(ProcessTreeSampler(proc.pid, role="generator", color=role))
         return proc
 
-    def run_locust(self, run_dir: RunDirectory, config: RunConfig, workers: int) -> int:
-        """Run Locust (one process, or a master and ``workers`` workers) until it ends by itself
-        or the deadline passes; returns the (master's) exit code."""
-        profile = self.profile
+    def run_locust(self, run_dir: RunDirectory, config: RunConfig) -> int:
+        """Run Locust (one process, or a master with local and remote workers) until it ends by
+        itself or the deadline passes; returns the (master's) exit code."""
+        profile, request = self.profile, self.request
+        workers = request.workers
         locust_dir = run_dir.locust_dir
         command = [
             sys.executable, "-m", "locust",
@@ -230,15 +239,16 @@ class _Run:
             "--logfile", str(locust_dir / "locust.log"),
         ]  # fmt: skip
         env = self._locust_env(run_dir)
-        if workers:
-            port = free_port()
+        port = request.master_port or free_port()
+        if request.distributed:
+            expected = request.workers + request.remote_workers
             command += [
-                "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                "--expect-workers", str(workers), "--expect-workers-max-wait", str(WORKERS_WAIT_S),
+                "--master", "--master-bind-host", request.master_bind, "--master-bind-port", str(port),
+                "--expect-workers", str(expected), "--expect-workers-max-wait", str(WORKERS_WAIT_S),
             ]  # fmt: skip
         else:
             command += ["--run-time", f"{math.ceil(profile.duration_s)}s"]
-        self.locust = self._spawn(command, env, locust_dir / "output.log", "master" if workers else "")
+        self.locust = self._spawn(command, env, locust_dir / "output.log", "master" if request.distributed else "")
         for index in range(workers):
             worker = [
                 sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
@@ -246,9 +256,8 @@ class _Run:
                 "--loglevel", "INFO", "--logfile", str(locust_dir / f"worker-{index + 1}.log"),
             ]  # fmt: skip
             self.workers.append(self._spawn(worker, env, locust_dir / f"worker-{index + 1}.out", f"worker-{index + 1}"))
-        deadline = (
-            profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S + (WORKERS_WAIT_S if workers else 0)
-        )
+        deadline = profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S
+        deadline += WORKERS_WAIT_S if request.distributed else 0
         try:
             code = self.locust.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
@@ -306,6 +315,11 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
     started = time.monotonic()
     profile = request.profile
     plans = plan_targets(request.target_mode, request.urls, allow_remote=request.allow_remote)
+    if request.remote_workers and any(plan.url is None for plan in plans):
+        raise ConfigError(
+            "remote workers cannot reach the embedded backends (they listen on this machine's loopback): "
+            "give --blue-url/--green-url addresses the worker machines can reach"
+        )
     run_dir = RunDirectory.create(
         out=request.out, results_root=request.results_root, profile=profile.name, target=request.target_mode
     )
@@ -347,18 +361,20 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
                     run_dir=str(run_dir.path),
                     profile=profile,
                     targets=tuple(targets),
-                    end_after_s=profile.duration_s if request.workers else None,
+                    end_after_s=profile.duration_s if request.distributed else None,
                 )
                 config.write(run_dir.file(RUN_CONFIG))
                 state.start_monitor(run_dir, targets)
                 processes = f" on {request.workers} worker processes" if request.workers else ""
+                if request.remote_workers:
+                    processes += f" + {request.remote_workers} remote (master on {request.master_bind})"
                 on_status(
                     f"running {profile.name}: {profile.users} users over {', '.join(t.color for t in targets)} "
                     f"for {profile.duration_s:g} s (ramp {profile.ramp_s:g} s){processes}"
                 )
                 manifest = manifest.model_copy(update={"steady_state_from": time.time() + profile.ramp_s})
                 run_dir.write_manifest(manifest)
-                code = state.run_locust(run_dir, config, request.workers)
+                code = state.run_locust(run_dir, config)
                 if code != 0:
                     status, exit_code = "partial", EXIT_INFRA
                     reason = f"Locust exited with code {code}: {_locust_failure(run_dir)}"

@@ -181,3 +181,34 @@ def test_a_saturated_generator_makes_the_run_invalid(
     assert manifest["status"] == "invalid" and "90 % CPU" in manifest["invalid_reason"]
     assert json.loads((out / "verdict.json").read_text())["exit_code"] == 3
     assert "add --workers" in capsys.readouterr().err
+
+
+def test_remote_worker_recipe_on_one_machine(
+    tmp_path: Path, green, pool_password: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`loadbench run --remote-workers 1` + `loadbench worker --master …`, both on loopback."""
+    from loadtests.orchestrator import free_port
+    from reference_backend.settings import ENV_USER_PASSWORD
+
+    monkeypatch.setenv(ENV_USER_PASSWORD, pool_password)
+    profile = tmp_path / "e2e.yaml"
+    profile.write_text(SHORT_PROFILE.replace("duration_s: 8", "duration_s: 5"))
+    port = free_port()
+    targets = ["--profile", str(profile), "--target", "green", "--green-url", green.url]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", "worker", "--master", "127.0.0.1", "--master-port", str(port), *targets],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, ENV_USER_PASSWORD: pool_password},
+    )
+    out = tmp_path / "run"
+    try:
+        code = main(["run", *targets, "--out", str(out), "--remote-workers", "1", "--master-port", str(port)])
+        worker_exit = worker.wait(timeout=30)  # the master tells it to quit
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert code in (0, 3), capsys.readouterr().out
+    assert worker_exit == 0
+    assert_counts_match_locust(out)
+    assert load_run(out).samples["count"].sum() > 0

@@ -212,6 +212,14 @@ class Disconnected(StreamEvent):
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RoomMessage(StreamEvent):
+    """A user message relayed to the members of a chat room (the swarm's fan-out)."""
+
+    text: str
+    chat_id: str = ""
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -250,6 +258,10 @@ class Dialect(Protocol):
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint: ...
     def ping(self, token: str) -> Exchange: ...
     def decode(self, incoming: Incoming) -> StreamEvent | None: ...
+
+    # fan-out (the connection swarm): a room several connections join, and a message relayed to it
+    def room_create(self, name: str) -> Exchange | None: ...
+    def room_send(self, chat_id: str, text: str) -> Exchange: ...
 
     # health
     def health(self) -> HttpRequest: ...

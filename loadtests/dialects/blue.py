@@ -21,6 +21,7 @@ from loadtests.dialects.base import (
     Pong,
     RealtimeEndpoint,
     RoomCreated,
+    RoomMessage,
     StreamEvent,
     StreamFailed,
     WsText,
@@ -149,7 +150,20 @@ class BlueDialect:
             return RoomCreated(str(data.get("chatId", "")))
         if kind == "error":
             return StreamFailed(str(data)[:200])
+        if kind == "user_message" and isinstance(data, dict):
+            return RoomMessage(str(data.get("text", "")), str(data.get("chatId", "")))
         return None  # tool_* frames and unknown types carry no timing point
+
+    # -- fan-out ------------------------------------------------------------------------------
+    def room_create(self, name: str) -> Exchange:
+        # A blue chat belongs to its creator and only the owner may post to it; create_room also
+        # registers the creating socket on the chat.
+        frame = _frame({"type": "create_room", "name": name, "agent_id": self.options.agent_id})
+        return Exchange(frame, until=RoomCreated, name="swarm.room")
+
+    def room_send(self, chat_id: str, text: str) -> Exchange:
+        # The chat's other sockets get the text as a `user_message` frame (then the answer streams).
+        return self.ask(chat_id, text)
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:

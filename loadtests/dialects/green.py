@@ -24,6 +24,7 @@ from loadtests.dialects.base import (
     Outcome,
     Pong,
     RealtimeEndpoint,
+    RoomMessage,
     SioEvent,
     StreamEvent,
     StreamFailed,
@@ -46,6 +47,7 @@ class GreenDialect:
         self._base = self.options.rest_base
         ev = self.options.event
         self._joined, self._pong, self._stream = ev("joined-room"), ev("pong"), ev("stream")
+        self._message = ev("message")
 
     def _path(self, path: str) -> str:
         return f"{self._base}/{path}"
@@ -153,6 +155,8 @@ class GreenDialect:
             return Pong(text.removeprefix("Pong: "))
         if event == self._joined and isinstance(data, dict):
             return Joined(str(data.get("chatId", "")))
+        if event == self._message and isinstance(data, dict):
+            return RoomMessage(str(data.get("content", "")), str(data.get("chatId", "")))
         if event == "connected":
             return Connected(str(data.get("userId", "")) if isinstance(data, dict) else "")
         if event == "error":
@@ -161,6 +165,15 @@ class GreenDialect:
         if event == "disconnect":
             return Disconnected(str(data or ""))
         return None
+
+    # -- fan-out ------------------------------------------------------------------------------
+    def room_create(self, name: str) -> None:
+        # A green room is a chat id that sockets join; nothing has to exist before the join.
+        return None
+
+    def room_send(self, chat_id: str, text: str) -> Exchange:
+        # The room (sender included) gets `message`; the sender also gets `message-sent`.
+        return Exchange(SioEvent(self.options.event("send-message"), {"chatId": chat_id, "content": text}))
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:

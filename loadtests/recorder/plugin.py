@@ -11,8 +11,8 @@
 Ending a distributed run: Locust's headless master quits half a second after telling workers
 to quit, while a worker first waits up to ``--stop-timeout`` for its users, so the last interval
 of every worker would be lost. With ``end_after_s`` the master ends the run itself instead of
-``--run-time``: it stops the workers, waits (bounded) until each has sent its final interval as a
-``loadbench_final`` message, then quits.
+``--run-time``: it tells the workers to quit, waits (bounded) until each has sent its final
+interval as a ``loadbench_final`` message, then quits itself.
 
 Run events (spawning complete, stop) go to ``events.jsonl`` so analysis can cut the ramp-up.
 """
@@ -28,6 +28,7 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
+from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.recorder.interval import IntervalRecorder
@@ -181,9 +182,15 @@ class RecorderPlugin:
         gevent.sleep(after_s)
         runner = self.environment.runner
         assert runner is not None
-        runner.stop()  # tells workers to stop and waits until their users are gone
+        # "quit" rather than Locust's "stop": a stopped worker sleeps --stop-timeout before it reads
+        # its next message and the master forgets it meanwhile, so a later quit would never reach
+        # it. On quit a worker stops its users (our test_stop listener sends the final interval),
+        # sends its last stats and exits by itself, remote workers included.
         workers = {client.id for client in runner.clients.all}  # type: ignore[attr-defined]
-        deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
+        for node_id in sorted(workers):
+            runner.server.send_to_client(Message("quit", None, node_id))  # type: ignore[attr-defined]
+        stop_timeout = float(self.environment.stop_timeout or 0)
+        deadline = time.monotonic() + stop_timeout + FINAL_REPORTS_WAIT_S
         while not workers <= self._final_from and time.monotonic() < deadline:
             gevent.sleep(0.1)
         if missing := sorted(workers - self._final_from):

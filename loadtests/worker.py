@@ -1,0 +1,50 @@
+"""``loadbench worker``: a Locust worker on another machine, joining a master started with
+``loadbench run --remote-workers N --master-bind 0.0.0.0``.
+
+The worker derives the same user classes as the master from the same profile and target URLs
+(class names and weights must match), and sends its exact histograms to the master, which writes
+the one run directory. Its password comes from the environment, like everywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
+from loadtests.errors import ConfigError
+from loadtests.orchestrator import LOCUSTFILE
+from loadtests.profiles import load_profile
+from loadtests.targets import plan_targets
+
+
+def worker_config(
+    profile_name: str, target_mode: str, urls: dict[str, str | None], allow_remote: tuple[str, ...]
+) -> RunConfig:
+    profile = load_profile(profile_name)
+    plans = plan_targets(target_mode, urls, allow_remote=allow_remote)
+    missing = [plan.color for plan in plans if plan.url is None]
+    if missing:
+        raise ConfigError(
+            f"a remote worker needs the URL of every target it drives: give --{missing[0]}-url "
+            "(the same URLs the master was given)"
+        )
+    targets = tuple(TargetConfig(color=p.color, url=p.url or "", dialect=profile.dialect(p.color)) for p in plans)
+    return RunConfig(run_dir=None, profile=profile, targets=targets)
+
+
+def exec_worker(config: RunConfig, *, master_host: str, master_port: int) -> None:
+    """Replace this process with a Locust worker (signals then reach Locust directly)."""
+    password_env = config.profile.auth.password_env
+    if not os.environ.get(password_env):
+        raise ConfigError(f"set {password_env} to the password of the target's seeded user pool")
+    folder = Path(tempfile.mkdtemp(prefix="loadbench-worker-"))
+    path = folder / "run-config.json"
+    config.write(path)
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+        "--master-host", master_host, "--master-port", str(master_port), "--loglevel", "INFO",
+    ]  # fmt: skip
+    os.execve(sys.executable, command, {**os.environ, ENV_RUN_CONFIG: str(path)})
