@@ -195,8 +195,9 @@ def test_remote_worker_recipe_on_one_machine(
     profile.write_text(SHORT_PROFILE.replace("duration_s: 8", "duration_s: 5"))
     port = free_port()
     targets = ["--profile", str(profile), "--target", "green", "--green-url", green.url]
+    master = ["--master", "127.0.0.1", "--master-port", str(port)]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "loadtests.cli", "worker", "--master", "127.0.0.1", "--master-port", str(port), *targets],
+        [sys.executable, "-m", "loadtests.cli", "worker", *master, *targets],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, ENV_USER_PASSWORD: pool_password},
