@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from loadtests.recorder.histogram import HIGHEST_US, merge, new_histogram
+import numpy as np
+
+from loadtests.recorder.histogram import HIGHEST_US, merge, new_histogram, record_many
 from loadtests.recorder.interval import IntervalRecorder
 from loadtests.recorder.rows import SampleRow
 
@@ -63,3 +65,18 @@ def test_rows_round_trip_through_json() -> None:
     import json
 
     assert SampleRow.from_dict(json.loads(row.to_json())) == row
+
+
+def test_vectorised_recording_equals_one_by_one() -> None:
+    rng = random.Random(11)
+    values = [int(rng.lognormvariate(9, 2.5)) for _ in range(50_000)] + [0, 1, 2, HIGHEST_US, HIGHEST_US * 4]
+    one_by_one, overflow = new_histogram(), 0
+    for value in values:
+        overflow += not one_by_one.record_value(max(value, 1))
+    vectorised = new_histogram()
+    assert record_many(vectorised, np.array(values)) == overflow == 1
+    assert vectorised.encode() == one_by_one.encode()
+    assert (vectorised.get_min_value(), vectorised.get_max_value()) == (
+        one_by_one.get_min_value(),
+        one_by_one.get_max_value(),
+    )

@@ -110,17 +110,21 @@ class RecorderPlugin:
         **_: Any,
     ) -> None:
         try:
-            ctx = context or {}
-            outcome = ctx.get("outcome") or ("error" if exception else "ok")
-            key = (
-                str(ctx.get("target", "default")),
-                str(ctx.get("kind", request_type)),
-                name,
-                str(ctx.get("user_class", "")),
-                str(outcome),
+            try:  # the common case: a sample fired through loadtests.timing carries every field
+                key = (context["target"], context["kind"], name, context["user_class"], context["outcome"])  # type: ignore[index]
+            except (KeyError, TypeError):  # plain Locust users (e.g. FastHttpUser) carry none of them
+                ctx = context or {}
+                outcome = ctx.get("outcome") or ("error" if exception else "ok")
+                key = (
+                    str(ctx.get("target", "default")),
+                    str(ctx.get("kind", request_type)),
+                    name,
+                    str(ctx.get("user_class", "")),
+                    str(outcome),
+                )
+            self.recorder.record(
+                key, None if response_time is None else round(response_time * 1000), response_length or 0
             )
-            latency_us = None if response_time is None else round(response_time * 1000)
-            self.recorder.record(key, latency_us, int(response_length or 0))
         except Exception:  # Locust would log and swallow it; count it so the verdict can say so
             self.recorder.errors += 1
 
