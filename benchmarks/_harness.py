@@ -49,7 +49,7 @@ def free_port() -> int:
 
 
 TRIVIAL_APP = textwrap.dedent(
-    '''
+    """
     import json
     BODY = json.dumps({"message": "ok"}).encode()
     async def app(scope, receive, send):
@@ -58,7 +58,7 @@ TRIVIAL_APP = textwrap.dedent(
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
         await send({"type": "http.response.body", "body": BODY})
-    '''
+    """
 )
 
 

@@ -2,20 +2,19 @@
 recorder listening, and vs loadbench's own client path (dialect + timing + recorder), against the
 same trivial endpoint, phases interleaved in one run.
 
-Budget (DESIGN.md): recorder on ≥ 0.95 × plain FastHttpUser.
+Budget (DESIGN.md): recorder on >= 0.95 x plain FastHttpUser.
 
     python benchmarks/recording_overhead.py [--seconds 8] [--rounds 3] [--users 50]
 """
 
 from __future__ import annotations
 
-import _harness  # noqa: I001  (patches the standard library with gevent first)
-
 import argparse
 import os
 import tempfile
 from pathlib import Path
 
+import _harness
 from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
@@ -54,7 +53,9 @@ class LoadbenchUser(PlainUser):
 
 def with_recorder(folder: Path):
     def setup(env: Environment) -> None:
-        run_dir = RunDirectory.create(out=Path(tempfile.mkdtemp(dir=folder)), results_root=folder, profile="b", target="b")
+        run_dir = RunDirectory.create(
+            out=Path(tempfile.mkdtemp(dir=folder)), results_root=folder, profile="b", target="b"
+        )
         env.loadbench_recorder = RecorderPlugin(env, run_dir=run_dir.path, interval_s=1.0)  # type: ignore[attr-defined]
 
     return setup
@@ -81,14 +82,20 @@ def main() -> None:
             ):
                 phase = _harness.run_phase(label, cls, users=args.users, seconds=args.seconds, setup=setup)
                 results[label].append(phase.rps)
-                print(f"round {round_ + 1} {label:<10} {phase.rps:9.0f} req/s ({phase.requests} in {phase.seconds:.1f} s)")
+                print(
+                    f"round {round_ + 1} {label:<10} {phase.rps:9.0f} req/s ({phase.requests} in {phase.seconds:.1f} s)"
+                )
     plain = _harness.median(results["plain"])
     print(f"\ngenerator pinned to CPU {_harness.GENERATOR_CPU}, server to CPU {_harness.SERVER_CPU}: {pinned}")
-    print(f"median req/s   plain FastHttpUser {plain:.0f}   + recorder {_harness.median(results['recorder']):.0f}   "
-          f"loadbench client + recorder {_harness.median(results['loadbench']):.0f}")
+    print(
+        f"median req/s   plain FastHttpUser {plain:.0f}   + recorder {_harness.median(results['recorder']):.0f}   "
+        f"loadbench client + recorder {_harness.median(results['loadbench']):.0f}"
+    )
     ratio = _harness.median(results["recorder"]) / plain
     full = _harness.median(results["loadbench"]) / plain
-    print(f"ratio recorder on / plain          = {ratio:.3f}   (target >= 0.95: {'met' if ratio >= 0.95 else 'MISSED'})")
+    print(
+        f"ratio recorder on / plain          = {ratio:.3f}   (target >= 0.95: {'met' if ratio >= 0.95 else 'MISSED'})"
+    )
     print(f"ratio loadbench client path / plain = {full:.3f}   (information: dialect judging + timing + recorder)")
 
 
