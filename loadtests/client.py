@@ -7,6 +7,7 @@ target never raises out of here: every call returns a ``Judgement`` and has reco
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from typing import TypeVar
 
 from loadtests.dialects.base import (
     Accepted,
+    AgentRef,
     AuthSession,
     ChatRef,
     Chunk,
+    CollectionRef,
     Credentials,
     Dialect,
     Disconnected,
@@ -30,6 +33,7 @@ from loadtests.dialects.base import (
     Pong,
     StreamEvent,
     StreamFailed,
+    Upload,
 )
 from loadtests.timing import Mark, Timer
 from loadtests.transport.errors import TransportError
@@ -295,6 +299,20 @@ class PlatformClient:
             except TransportError as error:
                 self.disconnect()
                 return self._turn_failed(kind, start, Outcome.ERROR, str(error))
+        return self._stream(kind, start, first="chat.first_token", complete="chat.complete", accepted="chat.accepted")
+
+    def _stream(
+        self,
+        kind: Kind,
+        start: Mark,
+        *,
+        first: str,
+        complete: str,
+        accepted: str | None = None,
+        on_first: Callable[[], object] | None = None,
+    ) -> Judgement[str]:
+        """Read a streamed answer until its end: ``first`` at the first chunk, ``complete`` at the
+        end, both from ``start``; a missing end within the deadline is a timeout, never a hang."""
         first_deadline = self._clock() + self.timeouts.first_token_s
         complete_deadline = self._clock() + self.timeouts.complete_s
         got_first, parts = False, []
@@ -303,28 +321,115 @@ class PlatformClient:
             deadline = complete_deadline if got_first else min(first_deadline, complete_deadline)
             event = self._await(lambda e: isinstance(e, streamed), deadline)
             if isinstance(event, Accepted):
-                self.timer.record("chat.accepted", kind, start, Outcome.OK)
+                if accepted:
+                    self.timer.record(accepted, kind, start, Outcome.OK)
             elif isinstance(event, Chunk):
                 if not got_first:
-                    self.timer.record("chat.first_token", kind, start, Outcome.OK)
+                    self.timer.record(first, kind, start, Outcome.OK)
                     got_first = True
+                    if on_first is not None:
+                        on_first()
                 parts.append(event.text)
             elif isinstance(event, End):
                 answer = "".join(parts)
-                self.timer.record("chat.complete", kind, start, Outcome.OK, nbytes=len(answer.encode()))
+                self.timer.record(complete, kind, start, Outcome.OK, nbytes=len(answer.encode()))
                 return Judgement(Outcome.OK, answer)
             else:
                 outcome, reason = _classify(event, End)
                 if got_first:
-                    self.timer.record("chat.complete", kind, start, outcome, reason=reason)
+                    self.timer.record(complete, kind, start, outcome, reason=reason)
                     return Judgement(outcome, reason=reason)
-                return self._turn_failed(kind, start, outcome, reason)
+                return self._turn_failed(kind, start, outcome, reason, names=(first, complete))
 
-    def _turn_failed(self, kind: Kind, start: Mark, outcome: Outcome, reason: str) -> Judgement[str]:
-        # One turn records one first_token and one complete sample, whatever happened.
-        for name in ("chat.first_token", "chat.complete"):
+    def _turn_failed(
+        self,
+        kind: Kind,
+        start: Mark,
+        outcome: Outcome,
+        reason: str,
+        names: tuple[str, str] = ("chat.first_token", "chat.complete"),
+    ) -> Judgement[str]:
+        # One turn records one first-token and one completion sample, whatever happened.
+        for name in names:
             self.timer.record(name, kind, start, outcome, reason=reason)
         return Judgement(outcome, reason=reason)
+
+    # -- chats, uploads, collections, agents, admin ---------------------------------------------
+    def optional(self, request: HttpRequest | None, read: Callable[[HttpReply], Judgement[T]]) -> Judgement[T] | None:
+        """``None`` (and no sample) when this color has no such route."""
+        return None if request is None else self.call(request, read)
+
+    def rename_chat(self, chat_id: str, name: str) -> Judgement[None] | None:
+        return self.optional(self.dialect.rename_chat(chat_id, name), self.dialect.read_renamed)
+
+    def upload(self, upload: Upload, *, over_limit: bool = False) -> Judgement[str]:
+        return self.call(self.dialect.upload(upload), lambda r: self.dialect.read_upload(r, over_limit=over_limit))
+
+    def list_collections(self) -> Judgement[list[CollectionRef]]:
+        return self.call(self.dialect.list_collections(), self.dialect.read_collections)
+
+    def create_collection(self, name: str) -> Judgement[CollectionRef]:
+        return self.call(self.dialect.create_collection(name), lambda r: self.dialect.read_created_collection(r, name))
+
+    def add_document(self, collection: CollectionRef, upload: Upload, *, over_limit: bool = False) -> Judgement[int]:
+        request = self.dialect.add_document(collection, upload)
+        return self.call(request, lambda r: self.dialect.read_document(r, over_limit=over_limit))
+
+    def list_documents(self, collection: CollectionRef) -> Judgement[int]:
+        return self.call(self.dialect.list_documents(collection), self.dialect.read_documents)
+
+    def search(self, collection: CollectionRef, query: str) -> Judgement[int] | None:
+        return self.optional(self.dialect.search(collection, query), self.dialect.read_search)
+
+    def list_agents(self) -> Judgement[list[AgentRef]]:
+        return self.call(self.dialect.list_agents(), self.dialect.read_agents)
+
+    def agent_templates(self) -> Judgement[int] | None:
+        return self.optional(self.dialect.agent_templates(), self.dialect.read_templates)
+
+    def create_agent(self, name: str) -> Judgement[AgentRef]:
+        return self.call(self.dialect.create_agent(name), self.dialect.read_agent)
+
+    def update_agent(self, agent_id: str, description: str) -> Judgement[AgentRef]:
+        return self.call(self.dialect.update_agent(agent_id, description), self.dialect.read_agent)
+
+    def delete_agent(self, agent_id: str) -> Judgement[None]:
+        return self.call(self.dialect.delete_agent(agent_id), self.dialect.read_agent_deleted)
+
+    def run_agent(self, agent_id: str, chat_id: str, text: str) -> Judgement[str]:
+        """Run an agent and stream its answer: ``agent.run`` from the start (blue: the chat message
+        carrying the agent id; green: the ``execute-streaming`` POST) to completion, and
+        ``agent.first_token``; the run's status is polled once while it streams where the color
+        has a status route."""
+        kind = self.dialect.realtime_kind
+        session_id = secrets.token_hex(12)  # 24 hex, like a Mongo id
+        subscribe = self.dialect.subscribe_agent_run(session_id)
+        opened = self.exchange(subscribe) if subscribe is not None else self.open_chat(chat_id)
+        if not opened.ok or self._realtime is None:
+            return Judgement(Outcome.ERROR, reason="agent stream not open")
+        self._realtime.drain()
+        user_id = self._session.user_id if self._session else ""
+        step = self.dialect.run_agent(
+            agent_id=agent_id, chat_id=chat_id, session_id=session_id, user_id=user_id, text=text
+        )
+        names = ("agent.first_token", "agent.run")
+        start = self.timer.start()
+        if isinstance(step, HttpRequest):
+            posted = self.call(step, self.dialect.read_agent_started, start=start)
+            if not posted.ok:
+                return self._turn_failed(kind, start, posted.outcome, f"run refused: {posted.reason}", names=names)
+        else:
+            try:
+                self._realtime.send(step.send)
+            except TransportError as error:
+                self.disconnect()
+                return self._turn_failed(kind, start, Outcome.ERROR, str(error), names=names)
+        status = self.dialect.agent_status(session_id)
+        poll = (lambda: self.call(status, self.dialect.read_agent_status)) if status is not None else None
+        return self._stream(kind, start, first=names[0], complete=names[1], on_first=poll)
+
+    def admin(self, request: HttpRequest) -> Judgement[None]:
+        return self.call(request, self.dialect.read_admin)
 
     def close(self) -> None:
         self.disconnect()

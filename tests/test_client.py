@@ -122,3 +122,89 @@ def test_unreachable_target_is_an_error_sample_not_an_exception(pool_password: s
     assert not client.login()
     (event,) = hook.named("auth.login")
     assert event["context"]["outcome"] == "error"
+
+
+def test_uploads_collections_and_the_limits(backend: BackendProcess, pool_password: str) -> None:
+    from loadtests.dialects.base import Upload
+    from loadtests.payloads import make_payload
+
+    hook = Hook()
+    client = make_client(backend, pool_password, hook)
+    assert client.ensure_session()
+    small = make_payload("png", 20_000)
+    assert client.upload(Upload(small.filename, small.content, small.content_type)).ok
+    limit = client.dialect.upload_limit_bytes
+    big = make_payload("txt", limit + 1024)
+    refused = client.upload(Upload(big.filename, big.content, big.content_type), over_limit=True)
+    assert refused.outcome is Outcome.REFUSED
+    collection = client.create_collection(f"loadbench test {backend.color} {id(client)}")
+    assert collection.ok and collection.value is not None
+    for fmt in client.dialect.document_formats:
+        doc = make_payload(fmt, 5_000)
+        judged = client.add_document(collection.value, Upload(doc.filename, doc.content, doc.content_type))
+        assert judged.ok, (fmt, judged)
+    assert client.list_documents(collection.value).ok
+    searched = client.search(collection.value, "lecture")
+    assert (searched is None) == (backend.color == "blue")  # blue has no search route
+    assert searched is None or searched.ok
+    assert client.list_collections().ok
+    outcomes = {e["name"]: e["context"]["outcome"] for e in hook.events}
+    assert outcomes["upload.file"] in ("ok", "refused")
+    assert [e["context"]["outcome"] for e in hook.named("upload.file")] == ["ok", "refused"]
+    assert hook.named("upload.file")[1]["exception"] is None  # an expected refusal is not a failure
+
+
+def test_green_document_that_fails_processing_is_a_soft_failure(green: BackendProcess, pool_password: str) -> None:
+    from loadtests.dialects.base import Upload
+
+    hook = Hook()
+    client = make_client(green, pool_password, hook)
+    assert client.ensure_session()
+    collection = client.create_collection(f"loadbench soft {id(client)}")
+    assert collection.value is not None
+    broken = Upload("broken.json", b"{not json", "application/json")
+    judged = client.add_document(collection.value, broken)
+    assert judged.outcome is Outcome.SOFT_FAILURE  # HTTP 201 with data.status "failed"
+
+
+def test_agents_crud_and_a_streamed_run(backend: BackendProcess, pool_password: str) -> None:
+    hook = Hook()
+    client = make_client(backend, pool_password, hook)
+    try:
+        assert client.ensure_session() and client.connect()
+        agent = client.create_agent("loadbench agent")
+        assert agent.ok and agent.value is not None
+        assert client.update_agent(agent.value.agent_id, "updated").ok
+        listed = client.list_agents()
+        assert listed.ok and agent.value.agent_id in [a.agent_id for a in listed.value or []]
+        chat = client.create_chat("agent chat")
+        assert chat.value is not None
+        run = client.run_agent(agent.value.agent_id, chat.value.chat_id, "summarise the syllabus")
+        assert run.ok and run.value, run
+        assert client.delete_agent(agent.value.agent_id).ok
+    finally:
+        client.close()
+    (first,) = hook.named("agent.first_token")
+    (complete,) = hook.named("agent.run")
+    assert first["start_time"] == complete["start_time"] and complete["response_time"] >= first["response_time"]
+    assert complete["context"]["outcome"] == "ok"
+    if backend.color == "green":
+        assert hook.named("agent.execute") and hook.named("agent.status") and hook.named("agent.subscribe")
+
+
+def test_admin_and_stats_need_and_get_the_right_role(backend: BackendProcess, pool_password: str) -> None:
+    hook = Hook()
+    admin = PlatformClient(
+        dialect=dialect_for(backend.color),
+        base_url=backend.url,
+        timer=Timer(hook, target=backend.color, user_class="AdminReader"),
+        credentials=Credentials("loadbench-user-superadmin", pool_password),
+    )
+    assert admin.ensure_session()
+    dialect = admin.dialect
+    for request in (dialect.admin_list(), dialect.stats_total(), dialect.stats_daily()):
+        assert admin.admin(request).ok, request.name
+    assert admin.admin(dialect.stats_range("2026-11-01", "2026-11-30")).ok
+    plain = make_client(backend, pool_password, Hook())  # role Admin: no admin list (SuperAdmin only)
+    assert plain.ensure_session()
+    assert plain.admin(dialect.admin_list()).outcome is Outcome.ERROR

@@ -23,6 +23,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 T = TypeVar("T")
 
 Kind = Literal["http", "ws", "sio"]
+MB = 1024 * 1024
 
 
 class Outcome(StrEnum):
@@ -81,6 +82,27 @@ class ChatRef:
     name: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CollectionRef:
+    collection_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRef:
+    agent_id: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file to send as multipart field ``file`` (contents never logged)."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    content_type: str
+
+
 # ---------------------------------------------------------------------------------------------
 # Steps: descriptions of I/O for the transports.
 
@@ -95,6 +117,8 @@ class HttpRequest:
     json: Any = None
     params: Mapping[str, str] | None = None
     authenticated: bool = True
+    upload: Upload | None = None  # sent as multipart field "file", with ``form`` as the other fields
+    form: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +237,11 @@ class Disconnected(StreamEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class StreamSubscribed(StreamEvent):
+    session_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RoomMessage(StreamEvent):
     """A user message relayed to the members of a chat room (the swarm's fan-out)."""
 
@@ -266,6 +295,51 @@ class Dialect(Protocol):
     # health
     def health(self) -> HttpRequest: ...
     def read_health(self, reply: HttpReply) -> Judgement[None]: ...
+
+    # chats (housekeeping); None: this color has no such route
+    def rename_chat(self, chat_id: str, name: str) -> HttpRequest | None: ...
+    def read_renamed(self, reply: HttpReply) -> Judgement[None]: ...
+
+    # uploads and knowledge collections
+    upload_limit_bytes: int
+    document_limit_bytes: int | None  # None: the application sets no limit
+    document_formats: tuple[str, ...]
+
+    def upload(self, upload: Upload) -> HttpRequest: ...
+    def read_upload(self, reply: HttpReply, *, over_limit: bool) -> Judgement[str]: ...
+    def list_collections(self) -> HttpRequest: ...
+    def read_collections(self, reply: HttpReply) -> Judgement[list[CollectionRef]]: ...
+    def create_collection(self, name: str) -> HttpRequest: ...
+    def read_created_collection(self, reply: HttpReply, name: str) -> Judgement[CollectionRef]: ...
+    def add_document(self, collection: CollectionRef, upload: Upload) -> HttpRequest: ...
+    def read_document(self, reply: HttpReply, *, over_limit: bool) -> Judgement[int]: ...
+    def list_documents(self, collection: CollectionRef) -> HttpRequest: ...
+    def read_documents(self, reply: HttpReply) -> Judgement[int]: ...
+    def search(self, collection: CollectionRef, query: str) -> HttpRequest | None: ...
+    def read_search(self, reply: HttpReply) -> Judgement[int]: ...
+
+    # agents
+    def list_agents(self) -> HttpRequest: ...
+    def read_agents(self, reply: HttpReply) -> Judgement[list[AgentRef]]: ...
+    def agent_templates(self) -> HttpRequest | None: ...
+    def read_templates(self, reply: HttpReply) -> Judgement[int]: ...
+    def create_agent(self, name: str) -> HttpRequest: ...
+    def read_agent(self, reply: HttpReply) -> Judgement[AgentRef]: ...
+    def update_agent(self, agent_id: str, description: str) -> HttpRequest: ...
+    def delete_agent(self, agent_id: str) -> HttpRequest: ...
+    def read_agent_deleted(self, reply: HttpReply) -> Judgement[None]: ...
+    def subscribe_agent_run(self, session_id: str) -> Exchange | None: ...
+    def run_agent(self, *, agent_id: str, chat_id: str, session_id: str, user_id: str, text: str) -> Step: ...
+    def read_agent_started(self, reply: HttpReply) -> Judgement[None]: ...
+    def agent_status(self, session_id: str) -> HttpRequest | None: ...
+    def read_agent_status(self, reply: HttpReply) -> Judgement[None]: ...
+
+    # admin and stats
+    def admin_list(self) -> HttpRequest: ...
+    def stats_total(self) -> HttpRequest: ...
+    def stats_daily(self) -> HttpRequest: ...
+    def stats_range(self, start_date: str, end_date: str) -> HttpRequest: ...
+    def read_admin(self, reply: HttpReply) -> Judgement[None]: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,3 +404,59 @@ def chat_ref(body: Any) -> ChatRef | None:
 def chat_list(body: Any) -> list[ChatRef] | None:
     items = body.get("data") if isinstance(body, dict) else body
     return [ref for item in items if (ref := chat_ref(item))] if isinstance(items, list) else None
+
+
+def judge_refusal(reply: HttpReply, *, refused: tuple[int, ...]) -> Judgement[Any]:
+    """An upload that was meant to be refused: the refusal is the success (``refused``); a server
+    that accepts a file over its own limit is wrong (``error``)."""
+    if reply.status in refused:
+        return Judgement(Outcome.REFUSED, reason=f"HTTP {reply.status} as expected for a file over the limit")
+    if reply.status == 429:
+        return Judgement(Outcome.RATE_LIMITED, reason="429 rate limited")
+    if 200 <= reply.status < 300:
+        return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status}: a file over the limit was accepted")
+    return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} instead of {'/'.join(map(str, refused))}")
+
+
+def count_of(body: Any, *keys: str) -> int | None:
+    """The length of the list found at ``body`` (or at ``body[key]`` for the first key present)."""
+    for key in keys:
+        body = body.get(key) if isinstance(body, dict) else body
+    return len(body) if isinstance(body, list) else None
+
+
+def collection_ref(body: Any) -> CollectionRef | None:
+    body = field_of(body, "data") if isinstance(field_of(body, "data"), dict) else body
+    collection_id, name = field_of(body, "_id", "id"), field_of(body, "name")
+    return CollectionRef(str(collection_id), str(name)) if collection_id and name else None
+
+
+def collection_list(body: Any) -> list[CollectionRef] | None:
+    items = body.get("data") if isinstance(body, dict) else body
+    return [ref for item in items if (ref := collection_ref(item))] if isinstance(items, list) else None
+
+
+def agent_ref(body: Any) -> AgentRef | None:
+    body = field_of(body, "data") if isinstance(field_of(body, "data"), dict) else body
+    agent_id = field_of(body, "_id", "id")
+    return AgentRef(str(agent_id), str(field_of(body, "name") or "")) if agent_id else None
+
+
+def agent_list(body: Any) -> list[AgentRef] | None:
+    items = body.get("data") if isinstance(body, dict) else body
+    return [ref for item in items if (ref := agent_ref(item))] if isinstance(items, list) else None
+
+
+def agent_body(name: str) -> dict[str, Any]:
+    """An agent as both colors accept it (CONTRACT.md, "Agents")."""
+    return {
+        "name": name,
+        "description": "created by loadbench",
+        "systemPrompt": "You are a concise teaching assistant.",
+        "modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "collectionNames": [],
+        "temperature": 0.7,
+        "maxTokens": 4000,
+        "isPublic": False,
+        "tags": ["loadbench"],
+    }

@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 from loadtests.dialects.base import (
+    MB,
     Accepted,
+    AgentRef,
     AuthSession,
     ChatRef,
     Chunk,
+    CollectionRef,
     Credentials,
     End,
     Exchange,
@@ -24,11 +27,19 @@ from loadtests.dialects.base import (
     RoomMessage,
     StreamEvent,
     StreamFailed,
+    Upload,
     WsText,
+    agent_body,
+    agent_list,
+    agent_ref,
     chat_list,
     chat_ref,
+    collection_list,
+    collection_ref,
+    count_of,
     field_of,
     judge,
+    judge_refusal,
 )
 from loadtests.dialects.jwt_claims import token_expiry
 from loadtests.dialects.options import DialectOptions
@@ -164,6 +175,132 @@ class BlueDialect:
     def room_send(self, chat_id: str, text: str) -> Exchange:
         # The chat's other sockets get the text as a `user_message` frame (then the answer streams).
         return self.ask(chat_id, text)
+
+    # -- chat housekeeping ---------------------------------------------------------------------
+    def rename_chat(self, chat_id: str, name: str) -> HttpRequest:
+        return HttpRequest("chat.rename", "POST", "/api/chat/update-name", json={"chat_id": chat_id, "name": name})
+
+    def read_renamed(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200,), extract=chat_ref, what="chat id").drop_value()
+
+    # -- uploads and collections -----------------------------------------------------------------
+    document_formats = ("txt", "csv", "pdf", "docx")
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        return self.options.upload_limit_bytes or 5 * MB
+
+    @property
+    def document_limit_bytes(self) -> int | None:
+        return self.options.document_limit_bytes  # the real blue sets none (nginx allows 100 MB)
+
+    def upload(self, upload: Upload) -> HttpRequest:
+        return HttpRequest("upload.file", "POST", "/api/upload", upload=upload)
+
+    def read_upload(self, reply: HttpReply, *, over_limit: bool) -> Judgement[str]:
+        if over_limit:
+            return judge_refusal(reply, refused=(400, 413))
+        return judge(reply, ok=(200, 201), extract=lambda body: field_of(body, "url"), what="url")
+
+    def list_collections(self) -> HttpRequest:
+        return HttpRequest("collection.list", "GET", "/api/collections/")
+
+    def read_collections(self, reply: HttpReply) -> Judgement[list[CollectionRef]]:
+        return judge(reply, ok=(200,), extract=collection_list, what="collection list")
+
+    def create_collection(self, name: str) -> HttpRequest:
+        body = {"name": name, "permission": "PRIVATE"}
+        return HttpRequest("collection.create", "POST", "/api/collections/", json=body)
+
+    def read_created_collection(self, reply: HttpReply, name: str) -> Judgement[CollectionRef]:
+        return judge(reply, ok=(200, 201), extract=collection_ref, what="collection id")
+
+    def add_document(self, collection: CollectionRef, upload: Upload) -> HttpRequest:
+        # Documents are addressed by collection name here, and processed within the request.
+        form = {"modelId": "default", "collectionName": collection.name}
+        return HttpRequest("collection.document", "POST", "/api/training/upload", upload=upload, form=form)
+
+    def read_document(self, reply: HttpReply, *, over_limit: bool) -> Judgement[int]:
+        if over_limit:
+            return judge_refusal(reply, refused=(400, 413))
+        return judge(reply, ok=(200, 201), extract=lambda body: field_of(body, "chunks"), what="chunks")
+
+    def list_documents(self, collection: CollectionRef) -> HttpRequest:
+        path = f"/api/collections/{collection.collection_id}/documents"
+        return HttpRequest("collection.documents", "GET", path, params={"limit": "20", "offset": "0"})
+
+    def read_documents(self, reply: HttpReply) -> Judgement[int]:
+        return judge(reply, ok=(200,), extract=count_of, what="document list")
+
+    def search(self, collection: CollectionRef, query: str) -> None:
+        return None  # blue has no search route: retrieval happens inside a chat turn
+
+    def read_search(self, reply: HttpReply) -> Judgement[int]:
+        raise TypeError("blue has no search route")
+
+    # -- agents ---------------------------------------------------------------------------------
+    def list_agents(self) -> HttpRequest:
+        return HttpRequest("agent.list", "GET", "/api/agents/")
+
+    def read_agents(self, reply: HttpReply) -> Judgement[list[AgentRef]]:
+        return judge(reply, ok=(200,), extract=agent_list, what="agent list")
+
+    def agent_templates(self) -> HttpRequest:
+        return HttpRequest("agent.templates", "GET", "/api/agents/templates")
+
+    def read_templates(self, reply: HttpReply) -> Judgement[int]:
+        return judge(reply, ok=(200,), extract=count_of, what="template list")
+
+    def create_agent(self, name: str) -> HttpRequest:
+        return HttpRequest("agent.create", "POST", "/api/agents/", json=agent_body(name))
+
+    def read_agent(self, reply: HttpReply) -> Judgement[AgentRef]:
+        return judge(reply, ok=(200, 201), extract=agent_ref, what="agent id")
+
+    def update_agent(self, agent_id: str, description: str) -> HttpRequest:
+        return HttpRequest("agent.update", "PUT", f"/api/agents/{agent_id}", json={"description": description})
+
+    def delete_agent(self, agent_id: str) -> HttpRequest:
+        return HttpRequest("agent.delete", "DELETE", f"/api/agents/{agent_id}")
+
+    def read_agent_deleted(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200, 204), extract=lambda body: True, what="").drop_value()
+
+    def subscribe_agent_run(self, session_id: str) -> None:
+        return None  # the answer streams on the chat socket itself
+
+    def run_agent(self, *, agent_id: str, chat_id: str, session_id: str, user_id: str, text: str) -> Exchange:
+        # blue runs agents only through chat: a message carrying the agent's id.
+        frame = {"type": "message", "chatId": chat_id, "text": text, "agent_id": agent_id, "images": []}
+        return Exchange(_frame(frame), name="agent.run")
+
+    def read_agent_started(self, reply: HttpReply) -> Judgement[None]:
+        raise TypeError("blue starts agent runs over the WebSocket")
+
+    def agent_status(self, session_id: str) -> None:
+        return None
+
+    def read_agent_status(self, reply: HttpReply) -> Judgement[None]:
+        raise TypeError("blue has no streaming-status route")
+
+    # -- admin and stats ------------------------------------------------------------------------
+    def admin_list(self) -> HttpRequest:
+        return HttpRequest("admin.list", "GET", "/api/admin/all")
+
+    def stats_total(self) -> HttpRequest:
+        return HttpRequest("stats.total", "GET", "/api/stats/stats/total")
+
+    def stats_daily(self) -> HttpRequest:
+        return HttpRequest("stats.daily", "GET", "/api/stats/stats/daily")
+
+    def stats_range(self, start_date: str, end_date: str) -> HttpRequest:
+        params = {"start_date": start_date, "end_date": end_date}
+        return HttpRequest("stats.range", "GET", "/api/stats/stats", params=params)
+
+    def read_admin(self, reply: HttpReply) -> Judgement[None]:
+        return judge(
+            reply, ok=(200,), extract=lambda body: body if isinstance(body, list | dict) else None, what="JSON document"
+        ).drop_value()
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:

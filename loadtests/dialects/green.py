@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from loadtests.dialects.base import (
+    MB,
+    AgentRef,
     AuthSession,
     ChatRef,
     Chunk,
+    CollectionRef,
     Connected,
     Credentials,
     Disconnected,
@@ -28,10 +31,19 @@ from loadtests.dialects.base import (
     SioEvent,
     StreamEvent,
     StreamFailed,
+    StreamSubscribed,
+    Upload,
+    agent_body,
+    agent_list,
+    agent_ref,
     chat_list,
     chat_ref,
+    collection_list,
+    collection_ref,
+    count_of,
     field_of,
     judge,
+    judge_refusal,
 )
 from loadtests.dialects.jwt_claims import token_expiry
 from loadtests.dialects.options import DialectOptions
@@ -47,6 +59,14 @@ class GreenDialect:
         self._base = self.options.rest_base
         ev = self.options.event
         self._joined, self._pong, self._stream = ev("joined-room"), ev("pong"), ev("stream")
+        self._subscribed = ev("stream-subscribed")
+        # Agent runs: the specific events only (the server also sends each as a generic `stream-event`).
+        self._agent_events = {
+            ev("stream-start"): "start",
+            ev("stream-chunk"): "chunk",
+            ev("stream-complete"): "complete",
+            ev("stream-error"): "error",
+        }
         self._message = ev("message")
 
     def _path(self, path: str) -> str:
@@ -150,6 +170,18 @@ class GreenDialect:
                 message = detail.get("message") if isinstance(detail, dict) else detail
                 return StreamFailed(str(message)[:200])
             return None  # {type: "status"} carries no timing point
+        if event in self._agent_events:
+            kind, data = self._agent_events[event], data.get("data") if isinstance(data, dict) else None
+            if kind == "chunk":
+                chunk = field_of(data, "chunk")
+                return Chunk(chunk if isinstance(chunk, str) else "")
+            if kind == "complete":
+                return End()
+            if kind == "error":
+                return StreamFailed(str(field_of(data, "error") or "agent run failed")[:200])
+            return None  # stream-start
+        if event == self._subscribed and isinstance(data, dict):
+            return StreamSubscribed(str(data.get("sessionId", "")))
         if event == self._pong:
             text = data if isinstance(data, str) else ""
             return Pong(text.removeprefix("Pong: "))
@@ -174,6 +206,152 @@ class GreenDialect:
     def room_send(self, chat_id: str, text: str) -> Exchange:
         # The room (sender included) gets `message`; the sender also gets `message-sent`.
         return Exchange(SioEvent(self.options.event("send-message"), {"chatId": chat_id, "content": text}))
+
+    # -- chat housekeeping ---------------------------------------------------------------------
+    def rename_chat(self, chat_id: str, name: str) -> None:
+        return None  # green has no rename route
+
+    def read_renamed(self, reply: HttpReply) -> Judgement[None]:
+        raise TypeError("green has no rename route")
+
+    # -- uploads and collections -----------------------------------------------------------------
+    document_formats = ("txt", "md", "csv", "json", "pdf")
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        return self.options.upload_limit_bytes or 10 * MB
+
+    @property
+    def document_limit_bytes(self) -> int:
+        return self.options.document_limit_bytes or 10 * MB
+
+    def upload(self, upload: Upload) -> HttpRequest:
+        return HttpRequest("upload.file", "POST", self._path("upload"), upload=upload)
+
+    def read_upload(self, reply: HttpReply, *, over_limit: bool) -> Judgement[str]:
+        if over_limit:
+            return judge_refusal(reply, refused=(413, 400))
+        return judge(reply, ok=(200, 201), extract=lambda body: field_of(body, "url"), what="url")
+
+    def list_collections(self) -> HttpRequest:
+        return HttpRequest("collection.list", "GET", self._path("collections"))
+
+    def read_collections(self, reply: HttpReply) -> Judgement[list[CollectionRef]]:
+        return judge(reply, ok=(200,), extract=collection_list, what="collection list")
+
+    def create_collection(self, name: str) -> HttpRequest:
+        body = {"name": name, "permission": "PRIVATE"}
+        return HttpRequest("collection.create", "POST", self._path("collections"), json=body)
+
+    def read_created_collection(self, reply: HttpReply, name: str) -> Judgement[CollectionRef]:
+        return judge(reply, ok=(200, 201), extract=collection_ref, what="collection _id")
+
+    def add_document(self, collection: CollectionRef, upload: Upload) -> HttpRequest:
+        path = self._path(f"collections/{collection.collection_id}/documents")
+        return HttpRequest("collection.document", "POST", path, upload=upload)
+
+    def read_document(self, reply: HttpReply, *, over_limit: bool) -> Judgement[int]:
+        if over_limit:
+            return judge_refusal(reply, refused=(413, 400))
+
+        def processed(body: Any) -> int | None:
+            # 201 even when processing failed: the body's status decides.
+            data = field_of(body, "data")
+            status = field_of(data, "status")
+            if status == "failed":
+                return -1
+            return field_of(data, "totalChunks") if status == "completed" else None
+
+        judged = judge(reply, ok=(200, 201), extract=processed, what='data.status "completed"')
+        if judged.value == -1:
+            message = field_of(field_of(reply.json(), "data"), "message") or "processing failed"
+            return Judgement(Outcome.SOFT_FAILURE, reason=f"HTTP {reply.status} but status failed: {message}")
+        return judged
+
+    def list_documents(self, collection: CollectionRef) -> HttpRequest:
+        path = self._path(f"collections/{collection.collection_id}/documents")
+        return HttpRequest("collection.documents", "GET", path, params={"limit": "20"})
+
+    def read_documents(self, reply: HttpReply) -> Judgement[int]:
+        return judge(reply, ok=(200,), extract=lambda body: count_of(body, "data"), what="document list")
+
+    def search(self, collection: CollectionRef, query: str) -> HttpRequest:
+        path = self._path(f"collections/{collection.collection_id}/search")
+        return HttpRequest("collection.search", "GET", path, params={"q": query, "limit": "10"})
+
+    def read_search(self, reply: HttpReply) -> Judgement[int]:
+        return judge(reply, ok=(200,), extract=lambda body: count_of(body, "data", "chunks"), what="data.chunks")
+
+    # -- agents ---------------------------------------------------------------------------------
+    def list_agents(self) -> HttpRequest:
+        return HttpRequest("agent.list", "GET", self._path("agents"))
+
+    def read_agents(self, reply: HttpReply) -> Judgement[list[AgentRef]]:
+        return judge(reply, ok=(200,), extract=agent_list, what="agent list")
+
+    def agent_templates(self) -> None:
+        return None  # green has no templates route
+
+    def read_templates(self, reply: HttpReply) -> Judgement[int]:
+        raise TypeError("green has no templates route")
+
+    def create_agent(self, name: str) -> HttpRequest:
+        return HttpRequest("agent.create", "POST", self._path("agents"), json=agent_body(name))
+
+    def read_agent(self, reply: HttpReply) -> Judgement[AgentRef]:
+        return judge(reply, ok=(200, 201), extract=agent_ref, what="agent _id")
+
+    def update_agent(self, agent_id: str, description: str) -> HttpRequest:
+        return HttpRequest("agent.update", "PUT", self._path(f"agents/{agent_id}"), json={"description": description})
+
+    def delete_agent(self, agent_id: str) -> HttpRequest:
+        return HttpRequest("agent.delete", "DELETE", self._path(f"agents/{agent_id}"))
+
+    def read_agent_deleted(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200, 204), extract=lambda body: True, what="").drop_value()
+
+    def subscribe_agent_run(self, session_id: str) -> Exchange:
+        event = SioEvent(self.options.event("subscribe-stream"), {"sessionId": session_id})
+        return Exchange(event, until=StreamSubscribed, name="agent.subscribe")
+
+    def run_agent(self, *, agent_id: str, chat_id: str, session_id: str, user_id: str, text: str) -> HttpRequest:
+        body = {"agentId": agent_id, "sessionId": session_id, "userId": user_id, "message": text}
+        return HttpRequest("agent.execute", "POST", self._path("agents/execute-streaming"), json=body)
+
+    def read_agent_started(self, reply: HttpReply) -> Judgement[None]:
+        def streaming(body: Any) -> bool | None:
+            return True if field_of(body, "status") == "streaming" else None
+
+        return judge(reply, ok=(200, 201), extract=streaming, what='status "streaming"').drop_value()
+
+    def agent_status(self, session_id: str) -> HttpRequest:
+        return HttpRequest("agent.status", "GET", self._path(f"agents/streaming-status/{session_id}"))
+
+    def read_agent_status(self, reply: HttpReply) -> Judgement[None]:
+        def known(body: Any) -> bool | None:
+            return True if isinstance(body, dict) and "isActive" in body else None
+
+        return judge(reply, ok=(200,), extract=known, what="isActive").drop_value()
+
+    # -- admin and stats ------------------------------------------------------------------------
+    def admin_list(self) -> HttpRequest:
+        return HttpRequest("admin.list", "GET", self._path("admins/all"))
+
+    def stats_total(self) -> HttpRequest:
+        return HttpRequest("stats.total", "GET", self._path("stats/total"))
+
+    def stats_daily(self) -> HttpRequest:
+        return HttpRequest("stats.daily", "GET", self._path("stats/daily"))
+
+    def stats_range(self, start_date: str, end_date: str) -> HttpRequest:
+        params = {"start_date": start_date, "end_date": end_date}
+        return HttpRequest("stats.range", "GET", self._path("stats"), params=params)
+
+    def read_admin(self, reply: HttpReply) -> Judgement[None]:
+        def document(body: Any) -> Any:
+            return body if isinstance(body, list | dict) else None
+
+        return judge(reply, ok=(200,), extract=document, what="JSON document").drop_value()
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:

@@ -21,6 +21,8 @@ class DialectOptions(BaseModel):
     token_ttl_s: float | None = Field(default=None, gt=0)  # None: read `exp` from the token
     refresh_margin_s: float = Field(default=60.0, ge=0)  # refresh this long before expiry
     agent_id: str = "000000000000000000000001"  # blue: the built-in "General Assistant"
+    upload_limit_bytes: int | None = Field(default=None, gt=0)  # None: 5 MB blue, 10 MB green
+    document_limit_bytes: int | None = Field(default=None, gt=0)  # None: none on blue, 10 MB green
 
     @field_validator("rest_base", "ws_path", "socketio_path")
     @classmethod

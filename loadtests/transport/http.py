@@ -44,6 +44,11 @@ class HttpTransport:
 
     def send(self, request: HttpRequest, headers: Mapping[str, str]) -> HttpReply:
         """Send one request and read the whole body; raise ``TransportError`` when no response came."""
+        extra: dict[str, object] = {}
+        if request.upload is not None:
+            upload = request.upload
+            extra["files"] = {"file": (upload.filename, upload.content, upload.content_type)}
+            extra["data"] = dict(request.form or {})
         response = self._session.request(
             request.method,
             request.path,
@@ -51,6 +56,7 @@ class HttpTransport:
             params=dict(request.params) if request.params else None,
             headers=dict(headers),
             allow_redirects=False,
+            **extra,
         )
         if getattr(response, "status_code", 0) in (0, None):
             error = getattr(response, "error", None) or RuntimeError("no response")
