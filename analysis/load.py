@@ -1,36 +1,82 @@
-"""Load a run directory into frames (through ``RunDirectory``, the one reader of the format)."""
+"""Load a run directory into frames (through ``RunDirectory``, the one reader of the format).
+
+``RunData.samples`` has one row per (target, kind, name, user_class, outcome, interval) with the
+counts of ``samples.jsonl``; its ``hist_id`` column points into ``RunData.histograms``, where the
+encoded HDR histograms are kept decoded and compact (``analysis.hdr``). The text of the file is
+streamed once and never held whole, so memory grows with the number of non-empty buckets, not
+with the size of the file.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from loadtests.recorder.plugin import EVENTS
-from loadtests.recorder.rundir import RESOURCE_COLUMNS, Manifest, RunDirectory, iter_resource_rows
+from analysis.hdr import HistogramFormatError, HistogramStore, HistogramStoreBuilder
+from analysis.slo_spec import WindowChoice
+from analysis.windows import Window, resolve_window
+from loadtests.recorder.rundir import RESOURCE_COLUMNS, Manifest, RunDirectory, RunFormatError, iter_resource_rows
 
-SAMPLE_COLUMNS = (
-    "t0", "t1", "target", "kind", "name", "user_class", "outcome", "count", "timed", "nbytes", "overflow", "hist",
-)  # fmt: skip
+TEXT_COLUMNS = ("target", "kind", "name", "user_class", "outcome")
+COUNT_COLUMNS = ("count", "timed", "nbytes", "overflow")
+SAMPLE_COLUMNS = ("t0", "t1", *TEXT_COLUMNS, *COUNT_COLUMNS, "hist_id")
+FIGURE_COLUMNS = ("time", "target", "name", "value")
+USER_COLUMNS = ("time", "users")
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    t: float  # epoch seconds
+    event: str  # test_start, spawning_complete, test_stop, …
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RunData:
     directory: RunDirectory
     manifest: Manifest
-    samples: pd.DataFrame  # one row per (series, interval); see loadtests.recorder.rows
-    resources: pd.DataFrame  # one row per (sampler, second)
-    events: list[dict]
+    samples: pd.DataFrame  # SAMPLE_COLUMNS; see loadtests.recorder.rows
+    histograms: HistogramStore  # the samples' histograms, by ``hist_id``
+    resources: pd.DataFrame  # RESOURCE_COLUMNS, one row per (sampler, second)
+    figures: pd.DataFrame  # FIGURE_COLUMNS: run-level gauges (figures.jsonl)
+    users: pd.DataFrame  # USER_COLUMNS: Locust's user count over time (its stats history)
+    events: list[RunEvent]
     bad_sample_lines: int
+
+    def event_time(self, name: str) -> float | None:
+        return next((event.t for event in self.events if event.event == name), None)
+
+    @property
+    def started_at(self) -> float | None:
+        """When load started: Locust's ``test_start``, else the manifest, else the first sample."""
+        if (t := self.event_time("test_start")) is not None:
+            return t
+        if self.manifest.started_at:
+            try:
+                return datetime.fromisoformat(self.manifest.started_at.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                pass
+        return float(self.samples["t0"].min()) if len(self.samples) else None
+
+    @property
+    def ended_at(self) -> float | None:
+        if len(self.samples):
+            return float(self.samples["t1"].max())
+        return self.event_time("test_stop")
 
     @property
     def steady_state_from(self) -> float | None:
         """The end of the ramp-up: when Locust finished spawning (or the manifest's estimate)."""
-        for event in self.events:
-            if event.get("event") == "spawning_complete":
-                return float(event["t"])
+        if (t := self.event_time("spawning_complete")) is not None:
+            return t
         return self.manifest.steady_state_from
 
     @property
@@ -38,28 +84,124 @@ class RunData:
         colors = [target.color for target in self.manifest.targets]
         return colors or sorted(self.samples["target"].unique())
 
+    def window(self, choice: WindowChoice) -> Window:
+        return resolve_window(choice, started_at=self.started_at, steady_from=self.steady_state_from)
 
-def _read_events(directory: RunDirectory) -> list[dict]:
-    path = directory.file(EVENTS)
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue  # a truncated last line of a killed run
-    return events
+
+class _Codes:
+    """Text values as small integer codes (a run has a handful of distinct targets, names and
+    outcomes over millions of rows): the frame's categorical columns without a string per row."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+
+    def encode(self, values: list[str]) -> np.ndarray:
+        local, uniques = pd.factorize(np.asarray(values, dtype=object))
+        vocabulary = self.vocabulary
+        to_global = np.asarray(
+            [vocabulary.setdefault(str(value), len(vocabulary)) for value in uniques], dtype=np.int32
+        )
+        return to_global[local] if len(local) else np.empty(0, dtype=np.int32)
+
+    def categorical(self, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=list(self.vocabulary))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Parsing millions of lines allocates millions of short-lived dicts and lists; none form
+    cycles, yet each allocation burst triggers the cyclic collector, which walks them all: that
+    was a third of the load time of a ten-million-sample run."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_samples(directory: RunDirectory) -> tuple[pd.DataFrame, HistogramStore, int]:
+    with _collector_paused():
+        return _read_sample_chunks(directory)
+
+
+def _read_sample_chunks(directory: RunDirectory) -> tuple[pd.DataFrame, HistogramStore, int]:
+    reader = directory.iter_samples()
+    builder = HistogramStoreBuilder()
+    codes = {column: _Codes() for column in TEXT_COLUMNS}
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in SAMPLE_COLUMNS}
+    try:
+        for chunk in reader.chunks():
+            columns = chunk.columns
+            parts["t0"].append(np.asarray(columns["t0"], dtype=np.float64))
+            parts["t1"].append(np.asarray(columns["t1"], dtype=np.float64))
+            for column in TEXT_COLUMNS:
+                parts[column].append(codes[column].encode(columns[column]))
+            for column in COUNT_COLUMNS:
+                parts[column].append(np.asarray(columns[column], dtype=np.int64))
+            parts["hist_id"].append(builder.add_many(columns["hist"]))
+        store = builder.build()
+    except HistogramFormatError as error:
+        raise RunFormatError(f"{directory.path}: samples.jsonl holds an unreadable histogram: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise RunFormatError(f"{directory.path}: samples.jsonl holds a malformed row: {error}") from None
+
+    def joined(column: str, dtype: type) -> np.ndarray:
+        return np.concatenate(parts[column]) if parts[column] else np.empty(0, dtype=dtype)
+
+    frame = pd.DataFrame(
+        {
+            "t0": joined("t0", np.float64),
+            "t1": joined("t1", np.float64),
+            **{column: codes[column].categorical(joined(column, np.int32)) for column in TEXT_COLUMNS},
+            **{column: joined(column, np.int64) for column in (*COUNT_COLUMNS, "hist_id")},
+        }
+    )
+    return frame, store, reader.bad_lines
+
+
+def _read_resources(directory: RunDirectory) -> pd.DataFrame:
+    resources = pd.DataFrame(list(iter_resource_rows(directory)), columns=list(RESOURCE_COLUMNS))
+    for column in ("time", "rss_mb", "cpu_pct", "connections"):
+        resources[column] = pd.to_numeric(resources[column], errors="coerce")
+    for column in ("role", "color"):
+        resources[column] = resources[column].fillna("").astype(str)
+    return resources
+
+
+def _read_users(directory: RunDirectory) -> pd.DataFrame:
+    """Locust's "User Count" per second from its aggregated history rows."""
+    rows = [
+        (row.get("Timestamp"), row.get("User Count"))
+        for row in directory.read_locust_history()
+        if row.get("Name") == "Aggregated"
+    ]
+    users = pd.DataFrame(rows, columns=list(USER_COLUMNS))
+    for column in USER_COLUMNS:
+        users[column] = pd.to_numeric(users[column], errors="coerce")
+    return users.dropna()
 
 
 def load_run(path: Path | str) -> RunData:
     directory = RunDirectory(path)
     manifest = directory.read_manifest()
-    result = directory.read_samples()
-    samples = pd.DataFrame(
-        [tuple(getattr(row, column) for column in SAMPLE_COLUMNS) for row in result.rows], columns=list(SAMPLE_COLUMNS)
+    samples, histograms, bad_lines = _read_samples(directory)
+    figures = pd.DataFrame(
+        [(f.t, f.target, f.name, f.value) for f in directory.read_figures()], columns=list(FIGURE_COLUMNS)
     )
-    resources = pd.DataFrame(list(iter_resource_rows(directory)), columns=list(RESOURCE_COLUMNS))
-    for column in ("time", "rss_mb", "cpu_pct", "connections"):
-        resources[column] = pd.to_numeric(resources[column], errors="coerce")
-    return RunData(directory, manifest, samples, resources, _read_events(directory), result.bad_lines)
+    events = [
+        RunEvent(float(e["t"]), str(e["event"]), {k: v for k, v in e.items() if k not in ("t", "event")})
+        for e in directory.read_events()
+    ]
+    return RunData(
+        directory=directory,
+        manifest=manifest,
+        samples=samples,
+        histograms=histograms,
+        resources=_read_resources(directory),
+        figures=figures,
+        users=_read_users(directory),
+        events=events,
+        bad_sample_lines=bad_lines,
+    )

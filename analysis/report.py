@@ -5,7 +5,10 @@ Returns strings and lists; printing and writing happen in the CLI.
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 from analysis.slo import SloResult, Verdict
+from analysis.slo_spec import percentile_of
 from analysis.stats import MetricSummary
 
 # The metrics a reader looks at first, in this order; others follow alphabetically.
@@ -35,17 +38,16 @@ def _order(summary: MetricSummary) -> tuple[str, int, str]:
 
 def _slo_hint(summary: MetricSummary, checks: list[SloResult]) -> str:
     """The latency threshold that applies to this metric on this target, for the table."""
-    from fnmatch import fnmatchcase
-
     for check in checks:
         kind_ok = check.selector.get("kind", "any") in ("any", summary.kind)
         if (
             check.target == summary.target
-            and check.statistic.startswith("p")
+            and check.selector.get("source") == "samples"
+            and percentile_of(check.statistic) is not None
             and kind_ok
             and fnmatchcase(summary.name, check.metric)
         ):
-            return f"{check.statistic} {check.comparison} {check.threshold:g} {check.unit}".strip()
+            return f"{check.statistic} {check.threshold_text()}"
     return ""
 
 
@@ -78,9 +80,18 @@ def _mark(check: SloResult) -> str:
     return {True: "pass", False: "**FAIL**", None: "no verdict"}[check.passed]
 
 
+def verdict_line(verdict: Verdict) -> str:
+    if verdict.passed:
+        return "PASSED"
+    failed = ", ".join(check.check_id for check in verdict.failed)
+    if verdict.exit_code == 1:
+        return f"FAILED (exit 1): {failed}"
+    undecided = ", ".join(check.check_id for check in verdict.undecided if check.required)
+    return f"NO VERDICT (exit {verdict.exit_code})" + (f": too few samples for {undecided}" if undecided else "")
+
+
 def summary_markdown(verdict: Verdict, summaries: list[MetricSummary], *, title: str) -> str:
-    outcome = "PASSED" if verdict.passed else f"NOT PASSED (exit {verdict.exit_code})"
-    lines = [f"## {title}: {outcome}", ""]
+    lines = [f"## {title}: {verdict_line(verdict)}", ""]
     lines += [f"> {note}" for note in verdict.notes]
     if verdict.notes:
         lines.append("")
@@ -89,12 +100,11 @@ def summary_markdown(verdict: Verdict, summaries: list[MetricSummary], *, title:
         "|---|---|---|---|---|---|---|",
     ]
     for check in verdict.checks:
-        observed = "-" if check.observed is None else f"{check.observed:.4g} {check.unit}".strip()
-        threshold = f"{check.comparison} {check.threshold:g} {check.unit}".strip()
         lines.append(
-            f"| {check.name} | {check.target} | {check.metric} {check.statistic} | {observed} | {threshold} "
-            f"| {check.samples} | {_mark(check)} |"
+            f"| {check.name} | {check.target} | {check.metric} {check.statistic} | {check.observed_text()} "
+            f"| {check.threshold_text()} | {check.samples} | {_mark(check)} |"
         )
-    lines += ["", "| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["", "Key metrics (steady state; percentiles over ok samples only):", ""]
+    lines += ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in metric_rows(summaries, verdict)]
     return "\n".join(lines) + "\n"

@@ -1,27 +1,73 @@
 """SLOs as data: what to measure, how to summarise it, and the line it must stay on the right of.
 
-The defaults are the migration's table (CONTRACT.md, "The migration's success metrics"). Profiles
-carry their own list or override fields of the defaults by name.
+The defaults are the migration's table (CONTRACT.md, "The migration's success metrics"). A profile
+(or ``loadbench check --slo FILE``) carries its own list, or changes the defaults by name with
+``{override: {name: {field: value}}, drop: [name]}``; ``resolve_slos`` does both, once.
+
+A spec selects data, then reduces it to one number per target:
+  source   samples (latency and outcome counts), resources (resources.csv columns) or run
+           (run-level gauges of figures.jsonl, e.g. the swarm's ``connections_held``)
+  metric   a glob over sample names (``chat.*``), a resource column or a figure name
+  target   glob over targets (each matching target is judged on its own); kind, user_class and
+           outcome narrow samples further
+  window   ``steady`` (after the ramp-up), ``whole``, or ``{since_s, until_s, relative_to}``
+  statistic  p50 … p99.9 (any ``pNN.N``), max, mean (latency: ms over ``ok`` samples only),
+           rate (samples per second), slope (per minute, least squares), error_rate and
+           success_rate (percent of ok + failures; an expected ``refused`` counts as neither)
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-Statistic = Literal["p50", "p75", "p90", "p95", "p99", "p99.9", "max", "mean", "error_rate", "success_rate", "slope"]
 Comparison = Literal["<", "<=", ">", ">="]
 Source = Literal["samples", "resources", "run"]
 
+PERCENTILE_PATTERN = re.compile(r"^p(100|[0-9]{1,2}(\.[0-9]+)?)$")
+NAMED_STATISTICS = ("max", "mean", "rate", "slope", "error_rate", "success_rate")
+RESOURCE_METRICS = ("rss_mb", "cpu_pct", "connections")
+# Which statistics make sense for which source (anything else is a configuration error).
+_ALLOWED = {
+    "samples": ("percentile", "max", "mean", "rate", "error_rate", "success_rate"),
+    "resources": ("percentile", "max", "mean", "slope"),
+    "run": ("percentile", "max", "mean", "slope"),
+}
 PERCENTILES: dict[str, float] = {"p50": 50, "p75": 75, "p90": 90, "p95": 95, "p99": 99, "p99.9": 99.9}
 
 
+def percentile_of(statistic: str) -> float | None:
+    """``p99.9`` → 99.9; ``None`` for the named statistics."""
+    match = PERCENTILE_PATTERN.match(statistic)
+    return float(match.group(1)) if match else None
+
+
+class WindowSpec(BaseModel):
+    """A custom window in seconds from the run's start (``relative_to: start``) or from the end
+    of the ramp-up (``relative_to: steady``); an open end means the run's edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    since_s: float | None = Field(default=None, ge=0)
+    until_s: float | None = Field(default=None, ge=0)
+    relative_to: Literal["start", "steady"] = "start"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowSpec:
+        if self.since_s is not None and self.until_s is not None and self.since_s >= self.until_s:
+            raise ValueError("window: since_s must be before until_s")
+        return self
+
+
+WindowChoice = Literal["steady", "whole"] | WindowSpec
+
+
 class SloSpec(BaseModel):
-    """One check. ``metric`` is a glob over sample names (``chat.*``), a resource column
-    (``rss_mb``, ``cpu_pct``) when ``source`` is ``resources``, or a run-level figure
-    (``connections_held``) when ``source`` is ``run``. Latency statistics are in milliseconds and
-    use only ``ok`` samples; rates are in percent. Each target is judged on its own."""
+    """One check (see the module docstring for what each field selects)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -29,14 +75,44 @@ class SloSpec(BaseModel):
     description: str = ""
     source: Source = "samples"
     metric: str
+    target: str = "*"
     kind: Literal["http", "ws", "sio", "any"] = "any"
-    statistic: Statistic
+    user_class: str = "*"
+    outcome: str = "*"  # only for ``rate``: e.g. ``ok`` for successful requests per second
+    statistic: str
     comparison: Comparison
     threshold: float
     unit: str = ""
-    window: Literal["steady", "whole"] = "steady"
+    window: WindowChoice = "steady"
     min_samples: int = Field(default=20, ge=1)
     required: bool = True  # too few samples: no verdict, and exit 3 when required
+    # The check applies to a target only if it has samples whose name matches this glob (any
+    # window): connections_held needs a swarm, upload_success needs uploaders.
+    when: str | None = None
+
+    @field_validator("statistic")
+    @classmethod
+    def _known_statistic(cls, value: str) -> str:
+        if value not in NAMED_STATISTICS and not PERCENTILE_PATTERN.match(value):
+            raise ValueError(f"unknown statistic {value!r}; use p50 … p99.9, {', '.join(NAMED_STATISTICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SloSpec:
+        family = "percentile" if percentile_of(self.statistic) is not None else self.statistic
+        if family not in _ALLOWED[self.source]:
+            raise ValueError(f"statistic {self.statistic} does not apply to source {self.source}")
+        if self.source == "resources" and self.metric not in RESOURCE_METRICS:
+            raise ValueError(f"resources metric must be one of {', '.join(RESOURCE_METRICS)}")
+        if self.source != "samples" and (self.kind != "any" or self.user_class != "*"):
+            raise ValueError("kind and user_class select samples only")
+        if self.outcome != "*" and self.statistic != "rate":
+            raise ValueError("outcome selects samples for the rate statistic only")
+        return self
+
+    @property
+    def percentile(self) -> float | None:
+        return percentile_of(self.statistic)
 
     def holds(self, observed: float) -> bool:
         return {
@@ -45,6 +121,16 @@ class SloSpec(BaseModel):
             ">": observed > self.threshold,
             ">=": observed >= self.threshold,
         }[self.comparison]
+
+    def selector(self) -> dict[str, Any]:
+        """What the check looked at, for the verdict (defaults left out only where they mean "all")."""
+        window = self.window if isinstance(self.window, str) else self.window.model_dump()
+        chosen: dict[str, Any] = {"source": self.source, "target": self.target, "window": window}
+        if self.source == "samples":
+            chosen.update(kind=self.kind, user_class=self.user_class)
+            if self.outcome != "*":
+                chosen["outcome"] = self.outcome
+        return chosen
 
 
 DEFAULT_SLOS: tuple[SloSpec, ...] = (
@@ -90,8 +176,9 @@ DEFAULT_SLOS: tuple[SloSpec, ...] = (
         comparison=">",
         threshold=1000,
         unit="connections",
+        window="whole",
         min_samples=1,
-        required=False,
+        when="swarm.*",
     ),
     SloSpec(
         name="error_rate",
@@ -113,6 +200,7 @@ DEFAULT_SLOS: tuple[SloSpec, ...] = (
         unit="%",
         window="whole",  # connections open during the ramp-up: judge them all
         min_samples=5,
+        when="*.connect",
     ),
     SloSpec(
         name="chat_complete",
@@ -122,6 +210,7 @@ DEFAULT_SLOS: tuple[SloSpec, ...] = (
         comparison="<",
         threshold=2000,
         unit="ms",
+        when="chat.*",
     ),
     SloSpec(
         name="upload_success",
@@ -131,7 +220,7 @@ DEFAULT_SLOS: tuple[SloSpec, ...] = (
         comparison=">",
         threshold=99,
         unit="%",
-        required=False,
+        when="upload.*",
     ),
     SloSpec(
         name="auth_success",
@@ -143,6 +232,7 @@ DEFAULT_SLOS: tuple[SloSpec, ...] = (
         unit="%",
         window="whole",  # users log in once, during the ramp-up
         min_samples=5,
+        when="auth.*",
     ),
     SloSpec(
         name="availability",
@@ -153,5 +243,82 @@ DEFAULT_SLOS: tuple[SloSpec, ...] = (
         threshold=99.9,
         unit="%",
         min_samples=10,
+        when="health",
     ),
 )
+
+
+class SloConfigError(ValueError):
+    """An SLO list or override that cannot be applied (the caller names where it came from)."""
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def expand_overrides(
+    spec: Mapping[str, Any], base: Iterable[SloSpec], *, base_label: str = "default SLO"
+) -> list[dict[str, Any]]:
+    """``{override: {name: {field: value}}, drop: [name]}`` applied to ``base``, as plain data."""
+    unknown = set(spec) - {"override", "drop"}
+    if unknown:
+        raise SloConfigError(f"slos: unknown key {sorted(unknown)[0]!r}; use a list, or override/drop")
+    overrides = spec.get("override") or {}
+    drop = spec.get("drop") or []
+    if not isinstance(overrides, Mapping) or not isinstance(drop, list):
+        raise SloConfigError("slos: override must be a mapping of SLO names, drop a list of SLO names")
+    base = tuple(base)
+    names = {slo.name for slo in base}
+    for name in [*overrides, *drop]:
+        if name not in names:
+            raise SloConfigError(f"slos: no {base_label} named {name!r}; known: {', '.join(sorted(names))}")
+    return [
+        {**slo.model_dump(exclude_defaults=True), **(overrides.get(slo.name) or {})}
+        for slo in base
+        if slo.name not in set(drop)
+    ]
+
+
+def resolve_slos(
+    data: Any, base: Iterable[SloSpec] = DEFAULT_SLOS, *, base_label: str = "default SLO"
+) -> tuple[SloSpec, ...]:
+    """A list of specs, or overrides of ``base``; raises ``SloConfigError`` naming the problem."""
+    if isinstance(data, Mapping):
+        data = expand_overrides(data, base, base_label=base_label)
+    if not isinstance(data, list):
+        raise SloConfigError("slos: expected a list of SLOs or {override, drop}")
+    specs = []
+    for position, item in enumerate(data):
+        try:
+            specs.append(item if isinstance(item, SloSpec) else SloSpec.model_validate(item))
+        except ValidationError as error:
+            label = item.get("name", position) if isinstance(item, Mapping) else position
+            raise SloConfigError(f"slos[{label}]: {_first_error(error)}") from None
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise SloConfigError(f"slos: {spec.name!r} appears twice; names identify checks")
+        seen.add(spec.name)
+    return tuple(specs)
+
+
+def load_slo_file(path: Path, base: Iterable[SloSpec] = DEFAULT_SLOS) -> tuple[SloSpec, ...]:
+    """A YAML file holding a list of SLOs or ``{override, drop}`` on ``base`` (the run's own SLOs)."""
+    import yaml
+
+    from loadtests.errors import ConfigError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read SLO file {path}: {error.strerror}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"SLO file {path.name}: malformed YAML") from None
+    if isinstance(data, Mapping) and "slos" in data and set(data) == {"slos"}:
+        data = data["slos"]  # a profile-style file: {slos: ...}
+    try:
+        return resolve_slos(data, base, base_label="SLO of this run")
+    except SloConfigError as error:
+        raise ConfigError(f"SLO file {path.name}: {error}") from None

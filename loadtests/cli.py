@@ -48,8 +48,9 @@ def cli() -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--profile", "-p", default="smoke", show_default=True, help="Profile name in profiles/ or a YAML path.")
 @click.option(
-    "--target", "-t", type=click.Choice(["blue", "green", "both"]), default="both", show_default=True,
-    help="Which colors to drive; users are split evenly between colors with --target both.",
+    "--target", "-t", type=click.Choice(["blue", "green", "both"]), default=None,
+    help="Which colors to drive; users are split evenly between colors with --target both. "
+    "[default: the profile's `target`, else both]",
 )  # fmt: skip
 @click.option("--blue-url", help="Use this blue deployment instead of the embedded reference backend.")
 @click.option("--green-url", help="Use this green deployment instead of the embedded reference backend.")
@@ -77,9 +78,12 @@ def cli() -> None:
     "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
     help="Parent folder of run directories when --out is not given.",
 )  # fmt: skip
+@click.option(
+    "--no-report", is_flag=True, help="Skip plots/ and report.html (verdict.json, junit.xml, summary.md stay)."
+)
 def run(
     profile: str,
-    target: str,
+    target: str | None,
     blue_url: str | None,
     green_url: str | None,
     blue_pid: int | None,
@@ -91,6 +95,7 @@ def run(
     master_bind: str,
     master_port: int | None,
     results: Path,
+    no_report: bool,
 ) -> None:
     """Run a profile headless against blue, green or both, then judge it against the SLOs.
 
@@ -105,9 +110,10 @@ def run(
     from loadtests.orchestrator import run as run_profile
     from loadtests.profiles import load_profile
 
+    loaded = load_profile(profile)
     request = RunRequest(
-        profile=load_profile(profile),
-        target_mode=target,
+        profile=loaded,
+        target_mode=target or loaded.target or "both",
         urls={"blue": blue_url, "green": green_url},
         allow_remote=allow_remote,
         out=out,
@@ -117,10 +123,12 @@ def run(
         master_bind=master_bind,
         master_port=master_port,
         pids={color: pid for color, pid in (("blue", blue_pid), ("green", green_pid)) if pid is not None},
+        report=not no_report,
     )
     outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
     if outcome.judged is not None:
         _print_judgement(outcome.judged)
+        _publish_step_summary(outcome.judged.markdown)
     console.print(f"run directory: {outcome.run_dir}  (wall time {outcome.wall_s:.1f} s, status {outcome.status})")
     if outcome.reason:
         err_console.print(f"loadbench: {outcome.reason}")
@@ -128,7 +136,9 @@ def run(
 
 
 def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
-    from analysis.report import TABLE_COLUMNS, metric_rows
+    from rich.markup import escape
+
+    from analysis.report import TABLE_COLUMNS, metric_rows, verdict_line
 
     verdict = judged.verdict
     table = Table(title="key metrics (steady state, ok samples only in percentiles)", title_justify="left")
@@ -141,11 +151,63 @@ def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
         mark = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "[yellow]no verdict[/yellow]"}[
             check.passed
         ]
-        console.print(f"  {mark}  {check.explain()}")
+        console.print(f"  {mark}  {escape(check.explain())}")
     for note in verdict.notes:
-        console.print(f"  [yellow]note[/yellow] {note}")
-    state = "[green]PASSED[/green]" if verdict.passed else f"[red]NOT PASSED[/red] (exit {verdict.exit_code})"
-    console.print(f"verdict: {state}  → {judged.run.directory.path / 'verdict.json'}")
+        console.print(f"  [yellow]note[/yellow] {escape(note)}")
+    colour = "green" if verdict.passed else ("red" if verdict.exit_code == 1 else "yellow")
+    console.print(
+        f"verdict: [{colour}]{escape(verdict_line(verdict))}[/{colour}]  → {judged.run.directory.path / 'verdict.json'}"
+    )
+
+
+# -- ui ------------------------------------------------------------------------------------------
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option("--profile", "-p", default="exploratory", show_default=True, help="Profile name or YAML path.")
+@click.option("--target", "-t", type=click.Choice(["blue", "green", "both"]), default="both", show_default=True)
+@click.option("--blue-url", help="Use this blue deployment instead of the embedded reference backend.")
+@click.option("--green-url", help="Use this green deployment instead of the embedded reference backend.")
+@click.option("--allow-remote", multiple=True, metavar="HOST", help="Permit a non-loopback target host.")
+@click.option("--web-port", type=int, default=8089, show_default=True, help="Port of the Locust web UI (loopback).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the run directory exactly here.")
+@click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+def ui(
+    profile: str,
+    target: str,
+    blue_url: str | None,
+    green_url: str | None,
+    allow_remote: tuple[str, ...],
+    web_port: int,
+    out: Path | None,
+    results: Path,
+) -> None:
+    """Open the Locust web UI on the profile's user classes (embedded backends by default).
+
+    Targets and dialect options are custom parameters editable on the start form; the SLO tab shows
+    each SLO's live state. Everything measured is recorded exactly into a run directory, judged when
+    the session ends (Ctrl-C).
+
+    \b
+    Example:
+      loadbench ui --profile exploratory     # then open http://127.0.0.1:8089
+    """
+    from loadtests.orchestrator import RunRequest
+    from loadtests.orchestrator import run as run_profile
+    from loadtests.profiles import load_profile
+
+    request = RunRequest(
+        profile=load_profile(profile),
+        target_mode=target,
+        urls={"blue": blue_url, "green": green_url},
+        allow_remote=allow_remote,
+        out=out,
+        results_root=results,
+        web_port=web_port,
+    )
+    outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
+    if outcome.judged is not None:
+        _print_judgement(outcome.judged)
+    console.print(f"run directory: {outcome.run_dir}")
+    sys.exit(outcome.exit_code)
 
 
 # -- worker --------------------------------------------------------------------------------------
@@ -180,24 +242,89 @@ def worker(
     exec_worker(config, master_host=master_host, master_port=master_port)
 
 
-# -- check ---------------------------------------------------------------------------------------
-@cli.command(epilog=EXIT_CODES_HELP)
-@click.argument("run_dir", type=click.Path(path_type=Path))
-def check(run_dir: Path) -> None:
-    """Judge an existing run directory against its profile's SLOs (writes verdict.json, summary.md).
+def _publish_step_summary(markdown: str) -> None:
+    """In GitHub Actions, append the summary to the job's step summary page."""
+    import os
 
-    \b
-    Example:
-      loadbench check results/20261126T101500Z-smoke-both
-    """
-    from analysis.judge import judge_run, write_verdict
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    except OSError as error:
+        err_console.print(f"loadbench: cannot append to GITHUB_STEP_SUMMARY ({target}): {error.strerror}")
+
+
+def _judge(run_dir: Path, slo_file: Path | None):  # type: ignore[no-untyped-def]
+    from analysis.judge import judge, run_slos
+    from analysis.load import load_run
+    from analysis.slo_spec import load_slo_file
 
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is not a directory")
-    judged = judge_run(run_dir)
+    data = load_run(run_dir)
+    specs = load_slo_file(slo_file, base=run_slos(data)) if slo_file is not None else None
+    return judge(data, specs)
+
+
+_SLO_OPTION = click.option(
+    "--slo", "slo_file", type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML SLOs to judge by instead of the run's: a list of SLO specs, or {override: {name: {field: value}}, "
+    "drop: [name]} applied to the run's own SLOs.",
+)  # fmt: skip
+
+
+# -- check ---------------------------------------------------------------------------------------
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@_SLO_OPTION
+def check(run_dir: Path, slo_file: Path | None) -> None:
+    """Judge an existing run directory against its profile's SLOs (or --slo FILE).
+
+    Writes verdict.json, junit.xml and summary.md into the run directory, and appends the summary
+    to $GITHUB_STEP_SUMMARY when it is set.
+
+    \b
+    Examples:
+      loadbench check results/20261126T101500Z-smoke-both
+      loadbench check results/20261126T101500Z-smoke-both --slo strict.yaml
+    \b
+    strict.yaml:
+      override: {http_p95: {threshold: 150}, error_rate: {min_samples: 500}}
+      drop: [upload_success]
+    """
+    from analysis.judge import write_verdict
+
+    judged = _judge(run_dir, slo_file)
     write_verdict(judged)
     _print_judgement(judged)
+    _publish_step_summary(judged.markdown)
     sys.exit(judged.verdict.exit_code)
+
+
+# -- report --------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the HTML here (default: RUN_DIR/report.html)."
+)
+@_SLO_OPTION
+def report(run_dir: Path, out: Path | None, slo_file: Path | None) -> None:
+    """Write plots/*.png into the run directory and one self-contained HTML report.
+
+    The report holds the verdict, the key metrics, the run's metadata and every plot (embedded),
+    so it can be attached to a CI run or mailed. Exit 0 when written, whatever the verdict.
+
+    \b
+    Example:
+      loadbench report results/20261126T101500Z-smoke-both --out /tmp/smoke.html
+    """
+    from analysis.judge import write_report
+
+    judged = _judge(run_dir, slo_file)
+    path = write_report(judged, out)
+    console.print(f"report: {path}  (plots in {judged.run.directory.path / 'plots'})")
 
 
 # -- serve ---------------------------------------------------------------------------------------
@@ -216,6 +343,8 @@ def check(run_dir: Path) -> None:
 @click.option("--fault-memory-kb", type=float, help="Fault: memory kept forever per request (a planted leak).")
 @click.option("--fault-rate-limit", is_flag=True, help="Fault: green-style per-IP fixed-window rate limits.")
 @click.option("--fault-drop-end-rate", type=float, help="Fault: share of streamed answers that never end.")
+@click.option("--fault-cpu-burn-ms", type=float, help="Fault: CPU time burnt per HTTP request (server CPU).")
+@click.option("--fault-connect-failure-rate", type=float, help="Fault: share of real-time connections refused.")
 def serve(color: str, host: str, port: int | None, rest_base: str, event_style: str, **tuning: float | None) -> None:
     """Serve the reference backend (blue or green) until Ctrl-C.
 
@@ -248,6 +377,8 @@ def serve(color: str, host: str, port: int | None, rest_base: str, event_style: 
         ("fault_soft_failure_rate", "soft_failure_rate"),
         ("fault_memory_kb", "memory_growth_kb_per_request"),
         ("fault_drop_end_rate", "drop_end_rate"),
+        ("fault_cpu_burn_ms", "cpu_burn_ms_per_request"),
+        ("fault_connect_failure_rate", "connect_failure_rate"),
     ):
         if tuning[flag] is not None:
             faults[field] = tuning[flag]
@@ -305,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     except LoadbenchError as error:
         error.show()
         return error.exit_code
+    except OSError as error:  # a full disk, a read-only folder: one line, not a traceback
+        where = f" {error.filename}" if error.filename else ""
+        err_console.print(f"loadbench: infrastructure error: cannot write or read{where}: {error.strerror or error}")
+        return 4
     except click.exceptions.Abort:
         err_console.print("loadbench: interrupted")
         return 4

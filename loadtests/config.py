@@ -41,6 +41,13 @@ class RunConfig(BaseModel):
     targets: tuple[TargetConfig, ...]
     # Distributed runs: the master ends the run itself after this long (see recorder.plugin).
     end_after_s: float | None = None
+    # Non-loopback hosts the user allowed (--allow-remote): URLs edited in the web UI obey them too.
+    allow_remote: tuple[str, ...] = ()
+
+    @property
+    def probe_count(self) -> int:
+        """Users taken by the fixed-count health probes (Locust takes them from the total)."""
+        return len(self.targets) if self.profile.health_probe_s else 0
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

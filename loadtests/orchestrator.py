@@ -5,7 +5,7 @@
 3. start embedded backends on free loopback ports, wait until ready; probe external ones;
 4. start the resource monitor (targets and the generator);
 5. run Locust headless in its own process (the workload's locustfile), bounded in time;
-6. stop everything, mark the manifest, judge the run (``analysis.judge``).
+6. stop everything, mark the manifest, judge the run and draw its report (``analysis.judge``).
 
 Ctrl-C or SIGTERM at any point stops Locust gracefully, keeps what was measured, marks the run
 ``partial`` and ends with exit 4. Secrets go to child processes through the environment only.
@@ -30,17 +30,20 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from analysis.judge import Judged, judge_run, write_verdict
+from analysis.judge import Judged, judge_run, write_report, write_verdict
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
+from loadtests.credentials import check_credentials
 from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, InvalidRunError, LoadbenchError
+from loadtests.live import LiveJudge
 from loadtests.monitor.monitor import ResourceMonitor
 from loadtests.monitor.sampler import ProcessTreeSampler, PrometheusSampler, Sampler, listening_pid
 from loadtests.monitor.saturation import saturated_generators
 from loadtests.profiles import Profile
 from loadtests.recorder.rundir import RUN_CONFIG, Manifest, RunDirectory, TargetInfo, iso, iter_resource_rows, utc_now
+from loadtests.swarm import preflight
+from loadtests.swarm.storm import StormDriver
 from loadtests.targets import TargetPlan, is_loopback, plan_targets
-from loadtests.workload import probe_count
 from reference_backend.settings import ENV_JWT_SECRET, BackendSettings, UserSeed
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -69,7 +72,9 @@ class RunRequest:
     out: Path | None = None
     results_root: Path = Path("results")
     workers: int = 0  # 0: one Locust process; N: a local master and N worker processes
+    report: bool = True  # plots/ and report.html after the verdict
     remote_workers: int = 0  # workers on other machines (`loadbench worker --master HOST`)
+    web_port: int | None = None  # set: the Locust web UI on this port instead of a headless run
     master_bind: str = "127.0.0.1"
     master_port: int | None = None  # None: a free port (local workers only)
 
@@ -97,16 +102,19 @@ class RunInterrupted(Exception):
 
 
 @contextmanager
-def _interruptible() -> Iterator[None]:
+def _interruptible(*, defer: list[str] | None = None) -> Iterator[None]:
     """SIGINT and SIGTERM become ``RunInterrupted`` once; a second signal is ignored so that the
-    cleanup that writes the partial run is not itself interrupted."""
-    fired: list[str] = []
+    cleanup that writes the partial run is not itself interrupted. With ``defer``, signals are
+    only noted there: writing the results finishes first (they take seconds, and half a verdict
+    helps no one)."""
+    fired: list[str] = [] if defer is None else defer
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if fired:
             return
         fired.append(signal.Signals(signum).name)
-        raise RunInterrupted(fired[0])
+        if defer is None:
+            raise RunInterrupted(fired[0])
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -142,9 +150,11 @@ class _Run:
         self.locust: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.monitor: ResourceMonitor | None = None
+        self.storms: StormDriver | None = None
+        self.live: LiveJudge | None = None
         self.notes: list[str] = []
         # Fresh secrets per run for the embedded backends; external targets bring their own.
-        self.secret_env = {ENV_JWT_SECRET: secrets.token_hex(32)}
+        self.secret_env = {ENV_JWT_SECRET: os.environ.get(ENV_JWT_SECRET) or secrets.token_hex(32)}
         password_env = self.profile.auth.password_env
         self.password = os.environ.get(password_env) or secrets.token_urlsafe(18)
         self.secret_env[password_env] = self.password
@@ -162,6 +172,8 @@ class _Run:
                     settings = _backend_settings(self.profile, plan.color)
                     env = {**os.environ, **self.secret_env}
                     backend = start_backend_process(settings, env=env, ready_timeout_s=30)
+                except RunInterrupted:
+                    raise
                 except Exception as error:
                     raise InvalidRunError(f"the embedded {plan.color} backend never became ready: {error}") from None
                 self.backends.append(backend)
@@ -207,6 +219,32 @@ class _Run:
             self.monitor.add(sampler)
         self.monitor.start()
 
+    def start_storms(self, run_dir: RunDirectory, plans: list[TargetPlan]) -> None:
+        """Reconnect storms of a swarm profile: restart the embedded backends while Locust runs."""
+        storm, profile = self.profile.swarm.storm, self.profile
+        if not storm.after_ramp_s or not profile.mix.get("SwarmUser"):
+            return
+        for plan in plans:
+            if plan.url is not None:
+                self.notes.append(f"reconnect storm skipped for {plan.color}: an external target is not restarted")
+
+        def restarted(old, new) -> None:  # type: ignore[no-untyped-def]
+            if self.monitor is not None:
+                self.monitor.add(ProcessTreeSampler(new.pid, role="target", color=new.color))
+            self.notes.append(f"reconnect storm: {new.color} backend restarted (pid {old.pid} -> {new.pid})")
+
+        if self.backends:
+            self.storms = StormDriver(
+                run_dir=run_dir.path,
+                after_ramp_s=storm.after_ramp_s,
+                backends=self.backends,
+                env={**os.environ, **self.secret_env},
+                recovery_timeout_s=storm.recovery_timeout_s,
+                give_up_after_s=profile.ramp_s + profile.duration_s + WORKERS_WAIT_S,
+                on_restart=restarted,
+            )
+            self.storms.start()
+
     def _locust_env(self, run_dir: RunDirectory) -> dict[str, str]:
         return {**os.environ, **self.secret_env, ENV_RUN_CONFIG: str(run_dir.file(RUN_CONFIG))}
 
@@ -223,18 +261,21 @@ class _Run:
         profile, request = self.profile, self.request
         workers = request.workers
         locust_dir = run_dir.locust_dir
+        if request.web_port is not None:
+            face = ["--web-host", "127.0.0.1", "--web-port", str(request.web_port)]
+        else:
+            face = ["--headless", "--only-summary"]
         command = [
             sys.executable, "-m", "locust",
             "-f", str(LOCUSTFILE),
-            "--headless",
-            "--users", str(profile.users + probe_count(config)),
+            *face,
+            "--users", str(profile.users + config.probe_count),
             "--spawn-rate", str(profile.spawn_rate),
             "--stop-timeout", str(LOCUST_STOP_TIMEOUT_S),
             "--csv", str(locust_dir / "stats"),
             "--html", str(locust_dir / "report.html"),
             "--json-file", str(locust_dir / "stats"),
             "--exit-code-on-error", "0",
-            "--only-summary",
             "--loglevel", "INFO",
             "--logfile", str(locust_dir / "locust.log"),
         ]  # fmt: skip
@@ -246,7 +287,7 @@ class _Run:
                 "--master", "--master-bind-host", request.master_bind, "--master-bind-port", str(port),
                 "--expect-workers", str(expected), "--expect-workers-max-wait", str(WORKERS_WAIT_S),
             ]  # fmt: skip
-        else:
+        elif request.web_port is None:
             command += ["--run-time", f"{math.ceil(profile.duration_s)}s"]
         self.locust = self._spawn(command, env, locust_dir / "output.log", "master" if request.distributed else "")
         for index in range(workers):
@@ -256,8 +297,10 @@ class _Run:
                 "--loglevel", "INFO", "--logfile", str(locust_dir / f"worker-{index + 1}.log"),
             ]  # fmt: skip
             self.workers.append(self._spawn(worker, env, locust_dir / f"worker-{index + 1}.out", f"worker-{index + 1}"))
-        deadline = profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S
+        deadline: float | None = profile.duration_s + profile.ramp_s + LOCUST_STOP_TIMEOUT_S + GRACE_S
         deadline += WORKERS_WAIT_S if request.distributed else 0
+        if request.web_port is not None:
+            deadline = None  # an interactive session lasts until the user ends it (Ctrl-C)
         try:
             code = self.locust.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
@@ -293,6 +336,8 @@ class _Run:
             return proc.wait(timeout=5)
 
     def stop_all(self) -> None:
+        if self.storms is not None:
+            self.storms.stop()
         self.stop_locust()
         self._stop_workers()
         if self.monitor is not None:
@@ -300,6 +345,18 @@ class _Run:
         for backend in self.backends:
             with suppress(Exception):
                 backend.stop()
+
+
+def _distributed_notes(run_dir: RunDirectory) -> list[str]:
+    """What the master saw go wrong with its workers (``events.jsonl``), for the manifest."""
+    notes = []
+    for event in run_dir.read_events():
+        if event["event"] == "worker_lost":
+            notes.append(f"worker {event.get('worker')} was lost mid-run; Locust moved its users to the others")
+        elif event["event"] == "final_reports_missing":
+            workers = ", ".join(event.get("workers", []))
+            notes.append(f"no final interval from worker(s) {workers}: their last second is missing")
+    return notes
 
 
 def _locust_failure(run_dir: RunDirectory) -> str:
@@ -315,11 +372,26 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
     started = time.monotonic()
     profile = request.profile
     plans = plan_targets(request.target_mode, request.urls, allow_remote=request.allow_remote)
+    if any(plan.url is not None for plan in plans):
+        # External targets bring their own secrets: missing ones are a usage error now, not a
+        # Locust process failing later.
+        check_credentials(profile.auth, os.environ, admins=bool(profile.mix.get("AdminReader")))
     if request.remote_workers and any(plan.url is None for plan in plans):
         raise ConfigError(
             "remote workers cannot reach the embedded backends (they listen on this machine's loopback): "
             "give --blue-url/--green-url addresses the worker machines can reach"
         )
+    swarm = preflight.plan_for(
+        users=profile.users,
+        mix=profile.mix,
+        target_weights={plan.color: 1 for plan in plans},
+        processes=request.workers + request.remote_workers,
+        embedded=tuple(plan.color for plan in plans if plan.url is None),
+    )
+    if swarm is not None:  # refuse what this machine cannot hold before anything starts
+        checked = preflight.ensure(swarm)
+        if checked.raised_soft_to is not None:
+            on_status(f"open-file soft limit raised to {checked.raised_soft_to} for {swarm.connections} connections")
     run_dir = RunDirectory.create(
         out=request.out, results_root=request.results_root, profile=profile.name, target=request.target_mode
     )
@@ -361,17 +433,28 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
                     run_dir=str(run_dir.path),
                     profile=profile,
                     targets=tuple(targets),
-                    end_after_s=profile.duration_s if request.distributed else None,
+                    end_after_s=None if request.web_port is not None or not request.distributed else profile.duration_s,
+                    allow_remote=request.allow_remote,
                 )
                 config.write(run_dir.file(RUN_CONFIG))
                 state.start_monitor(run_dir, targets)
+                if request.web_port is not None:  # the web UI's SLO tab reads the live judgement
+                    state.live = LiveJudge(run_dir)
+                    state.live.start()
+                state.start_storms(run_dir, plans)
                 processes = f" on {request.workers} worker processes" if request.workers else ""
                 if request.remote_workers:
                     processes += f" + {request.remote_workers} remote (master on {request.master_bind})"
-                on_status(
-                    f"running {profile.name}: {profile.users} users over {', '.join(t.color for t in targets)} "
-                    f"for {profile.duration_s:g} s (ramp {profile.ramp_s:g} s){processes}"
-                )
+                if request.web_port is not None:
+                    on_status(
+                        f"web UI on http://127.0.0.1:{request.web_port} ({profile.name}: "
+                        f"{', '.join(f'{t.color} {t.url}' for t in targets)}); Ctrl-C ends the session"
+                    )
+                else:
+                    on_status(
+                        f"running {profile.name}: {profile.users} users over {', '.join(t.color for t in targets)} "
+                        f"for {profile.duration_s:g} s (ramp {profile.ramp_s:g} s){processes}"
+                    )
                 manifest = manifest.model_copy(update={"steady_state_from": time.time() + profile.ramp_s})
                 run_dir.write_manifest(manifest)
                 code = state.run_locust(run_dir, config)
@@ -381,10 +464,15 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
             finally:
                 on_status("stopping")
                 state.stop_all()
+                if state.monitor is not None and state.monitor.write_error:
+                    state.notes.append(state.monitor.write_error)
+                state.notes.extend(_distributed_notes(run_dir))
             if status == "complete" and (saturated := saturated_generators(iter_resource_rows(run_dir))):
                 status, exit_code, reason = "invalid", EXIT_INVALID, "; ".join(saturated)
     except RunInterrupted as interrupted:
-        status, exit_code, reason = "partial", EXIT_INFRA, str(interrupted)
+        if request.web_port is None:
+            status, exit_code, reason = "partial", EXIT_INFRA, str(interrupted)
+        # else: Ctrl-C is how an interactive session ends; what it measured is judged as usual
     except LoadbenchError as error:
         status, exit_code, reason = ("invalid" if error.exit_code == 3 else "partial"), error.exit_code, str(error)
     if reason:
@@ -401,11 +489,19 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
         )
     )
     judged = None
-    if status != "invalid" or run_dir.file("samples.jsonl").exists():
-        on_status("analysing")
-        judged = judge_run(run_dir.path)
-        write_verdict(judged)
-        if exit_code == 0:
-            exit_code = judged.verdict.exit_code
+    late_signals: list[str] = []
+    with _interruptible(defer=late_signals):
+        if status != "invalid" or run_dir.file("samples.jsonl").exists():
+            on_status("analysing")
+            judged = judge_run(run_dir.path)
+            write_verdict(judged)
+            if request.report:
+                on_status("drawing plots and report.html")
+                write_report(judged)
+            if exit_code == 0:
+                exit_code = judged.verdict.exit_code
+        if late_signals:
+            exit_code = EXIT_INFRA
+            reason = f"interrupted by {late_signals[0]} while writing results (they were written in full)"
         run_dir.update_manifest(exit_code=exit_code)
     return RunOutcome(run_dir.path, status, exit_code, time.monotonic() - started, judged, reason)

@@ -50,13 +50,19 @@ class Payload:
         return len(self.content)
 
 
+_BLOCK = 64 * 1024
+
+
 def _prose(rng: random.Random, size: int) -> str:
+    # Random words up to one 64 KB block, then that block repeated: a ten-megabyte file must not
+    # stall the generator's event loop while it is built (a word at a time took ~0.7 s).
     words, total = [], 0
-    while total < size:
+    while total < min(size, _BLOCK):
         word = rng.choice(_WORDS)
         words.append(word)
         total += len(word) + 1
-    return " ".join(words)[:size]
+    block = " ".join(words) + " "
+    return (block * (size // len(block) + 1))[:size]
 
 
 def _pad_text(text: str, size: int, rng: random.Random) -> bytes:
@@ -73,13 +79,13 @@ def _md(size: int, rng: random.Random) -> bytes:
 
 
 def _csv(size: int, rng: random.Random) -> bytes:
-    lines = ["student,course,score"]
-    total = len(lines[0]) + 1
-    while total < size:
-        line = f"s{rng.randrange(10**6):06d},{rng.choice(_WORDS)},{rng.randrange(101)}"
+    header, lines, total = "student,course,score\n", [], 0
+    while total < min(size, _BLOCK):
+        line = f"s{rng.randrange(10**6):06d},{rng.choice(_WORDS)},{rng.randrange(101)}\n"
         lines.append(line)
-        total += len(line) + 1
-    return "\n".join(lines).encode()[:size]
+        total += len(line)
+    block = "".join(lines)
+    return (header + block * (size // len(block) + 1)).encode()[:size]
 
 
 def _json(size: int, rng: random.Random) -> bytes:

@@ -10,49 +10,99 @@ Profile format version 1 (a public contract; change it on purpose, with a note i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analysis.slo_spec import DEFAULT_SLOS, SloSpec
-from loadtests.client import Timeouts
+from analysis.slo_spec import DEFAULT_SLOS, SloSpec, expand_overrides
 from loadtests.dialects.options import DialectOptions
 from loadtests.errors import ConfigError
-from reference_backend.settings import ENV_USER_PASSWORD, FaultSettings, LlmSettings
+from loadtests.shapes import Shape
+from loadtests.swarm.settings import SwarmSettings
+from loadtests.timeouts import Timeouts
+from reference_backend.settings import ENV_JWT_SECRET, ENV_USER_PASSWORD, FaultSettings, LlmSettings
 
 PROFILE_FORMAT_VERSION = 1
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 
 # User classes a profile's mix may name (the workload issue adds uploaders, agents and admins).
-KNOWN_USER_CLASSES = ("ChatUser",)
+KNOWN_USER_CLASSES = ("ChatUser", "UploaderUser", "AgentRunnerUser", "AdminReader", "SwarmUser")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _ordered(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] < 0 or value[0] > value[1]:
+        raise ValueError("must be [min, max] with 0 <= min <= max")
+    return value
+
+
+ThinkTime = Annotated[tuple[float, float], AfterValidator(_ordered)]  # seconds between a user's tasks
+
+
 class ChatSettings(_Strict):
-    think_time_s: tuple[float, float] = (1.0, 3.0)
+    think_time_s: ThinkTime = (1.0, 3.0)
     prompt_words: int = Field(default=12, ge=1, le=2000)
     max_open_chats: int = Field(default=3, ge=1, le=100)
 
-    @field_validator("think_time_s")
+
+class UploaderSettings(_Strict):
+    think_time_s: ThinkTime = (2.0, 5.0)
+    formats: tuple[Literal["txt", "md", "csv", "json", "pdf", "docx", "png"], ...] = (
+        "txt", "md", "csv", "json", "pdf", "docx", "png",
+    )  # fmt: skip
+    sizes_kb: tuple[int, ...] = (4, 64, 512)
+    over_limit_share: float = Field(default=0.05, ge=0, le=1)  # uploads sent over the limit on purpose
+
+    @field_validator("sizes_kb")
     @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[0] < 0 or value[0] > value[1]:
-            raise ValueError("must be [min, max] with 0 <= min <= max")
+    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(size <= 0 for size in value):
+            raise ValueError("needs at least one size, each > 0")
         return value
 
 
+class AgentSettings(_Strict):
+    think_time_s: ThinkTime = (2.0, 5.0)
+    max_agents: int = Field(default=3, ge=1, le=100)
+
+
+class AdminSettings(_Strict):
+    think_time_s: ThinkTime = (3.0, 8.0)
+    stats_days: int = Field(default=30, ge=1, le=3650)
+
+
 class AuthSettings(_Strict):
-    mode: Literal["password"] = "password"
+    """Who the simulated users are. Secrets are never in the profile: only the names of the
+    environment variables (or files) that hold them.
+
+    ``password``: users log in with a password (the seeded pool ``<pool_prefix>0001…``, or the
+    accounts of ``users_file``: one ``username[,user_id[,role]]`` per line). ``mint``: no login
+    request; tokens are signed locally with the backend's JWT secret and the claims each color
+    expects (research: the real deployments log users in through SAML, which a load test cannot
+    drive)."""
+
+    mode: Literal["password", "mint"] = "password"
     pool_prefix: str = "loadbench-user-"
     pool_size: int = Field(default=200, ge=1, le=100_000)
+    users_file: str | None = None
     password_env: str = ENV_USER_PASSWORD  # the environment variable holding the pool's password
+    admin_username: str | None = None  # AdminReader's account; None: <pool_prefix>superadmin
+    admin_password_env: str | None = None  # None: password_env
+    role: Literal["Students", "Staffs", "Admin", "SuperAdmin"] = "Admin"  # claims of minted tokens
+    secret_env: str = ENV_JWT_SECRET  # mint: the environment variable holding the HS256 secret
+    secret_file: str | None = None  # mint: or a file holding it
+    token_ttl_s: int | None = Field(default=None, ge=60)  # mint: None = 1 day blue, 15 min green
 
     def usernames(self) -> list[str]:
         return [f"{self.pool_prefix}{n:04d}" for n in range(1, self.pool_size + 1)]
+
+    @property
+    def admin_account(self) -> str:
+        return self.admin_username or f"{self.pool_prefix}superadmin"
 
 
 class TimeoutSettings(_Strict):
@@ -95,8 +145,14 @@ class Profile(_Strict):
     mix: dict[str, int] = Field(default_factory=lambda: {"ChatUser": 1})
     health_probe_s: float | None = Field(default=1.0, gt=0)
     chat: ChatSettings = ChatSettings()
+    uploader: UploaderSettings = UploaderSettings()
+    agents: AgentSettings = AgentSettings()
+    admin: AdminSettings = AdminSettings()
     auth: AuthSettings = AuthSettings()
     timeouts: TimeoutSettings = TimeoutSettings()
+    shape: Shape | None = None  # None: `users` at `spawn_rate`, held until `duration_s`
+    swarm: SwarmSettings = SwarmSettings()  # used by SwarmUser (the connection swarm)
+    target: Literal["blue", "green", "both"] | None = None  # `loadbench run`'s --target when none is given
     dialects: dict[Literal["blue", "green"], DialectOptions] = Field(default_factory=dict)
     reference_backend: ReferenceBackendProfile = ReferenceBackendProfile()
     slos: tuple[SloSpec, ...] = DEFAULT_SLOS
@@ -114,26 +170,19 @@ class Profile(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _slo_overrides(cls, data: Any) -> Any:
-        """``slos`` may be a full list, or ``{override: {name: {field: value}}}`` on the defaults."""
+        """``slos`` may be a full list, or ``{override: {name: {field: value}}, drop: [...]}`` on the defaults."""
         if isinstance(data, dict) and isinstance(data.get("slos"), dict):
-            spec = data["slos"]
-            unknown = set(spec) - {"override", "drop"}
-            if unknown:
-                raise ValueError(f"slos: unknown key {sorted(unknown)[0]!r}; use a list, or override/drop")
-            overrides, drop = spec.get("override") or {}, set(spec.get("drop") or [])
-            names = {slo.name for slo in DEFAULT_SLOS}
-            for name in [*overrides, *drop]:
-                if name not in names:
-                    raise ValueError(f"slos: no default SLO named {name!r}; known: {', '.join(sorted(names))}")
-            data = {
-                **data,
-                "slos": [
-                    {**slo.model_dump(), **(overrides.get(slo.name) or {})}
-                    for slo in DEFAULT_SLOS
-                    if slo.name not in drop
-                ],
-            }
+            data = {**data, "slos": expand_overrides(data["slos"], DEFAULT_SLOS)}
         return data
+
+    @field_validator("slos")
+    @classmethod
+    def _unique_slo_names(cls, value: tuple[SloSpec, ...]) -> tuple[SloSpec, ...]:
+        names = [slo.name for slo in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"SLO {twice[0]!r} appears twice; names identify checks")
+        return value
 
     def dialect(self, color: str) -> DialectOptions:
         return self.dialects.get(color, DialectOptions())  # type: ignore[call-overload]

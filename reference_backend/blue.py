@@ -214,6 +214,7 @@ def create_blue_app(settings: BackendSettings) -> FastAPI:
         rng=state.fault_rng,
         leak=state.leak,
         metrics=state.metrics,
+        spawn=state.spawn,
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=app.router.routes)
     return app

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from reference_backend.auth import TokenError
+from reference_backend.faults import CONNECT_REFUSED, refuse_connection
 from reference_backend.settings import BUILTIN_AGENT_ID
 from reference_backend.state import BackendState
-from reference_backend.store import Agent, Chat, is_object_id
+from reference_backend.store import Agent, Chat, is_object_id, iso
 
 POLICY_VIOLATION = 1008
 INVALID_PAYLOAD = 1007
+TRY_AGAIN_LATER = 1013
 _END = json.dumps({"type": "end"})
 
 
@@ -66,8 +69,10 @@ class BlueHub:
                 del self._rooms[conn.room]
         conn.room = None
 
-    async def publish(self, chat_id: str, text: str) -> None:
+    async def publish(self, chat_id: str, text: str, *, skip: BlueConnection | None = None) -> None:
         for conn in list(self._rooms.get(chat_id, ())):
+            if conn is skip:
+                continue
             try:
                 await conn.send_text(text)
             except Exception:  # a socket that went away mid-stream; the others still get the frame
@@ -92,6 +97,10 @@ class BlueChatSocket:
             claims = self.state.tokens.verify(token)
         except TokenError as exc:
             await websocket.close(code=POLICY_VIOLATION, reason=f"Token error: {exc}")
+            return
+        if refuse_connection(self.state.settings.faults, self.state.fault_rng):
+            self.state.metrics.injected_faults.labels("connect_refused").inc()
+            await websocket.close(code=TRY_AGAIN_LATER, reason=CONNECT_REFUSED)
             return
         await websocket.accept()
         conn = BlueConnection(websocket, claims["sub"], str(claims.get("username", "")))
@@ -194,6 +203,10 @@ class BlueChatSocket:
         valid_images = [i for i in images if isinstance(i, dict)] if isinstance(images, list) else []
         self.hub.join(conn, chat.id)
         store.add_message(chat, "user", text, valid_images)
+        # The chat's other sockets (the user's other tabs) see the message at once, as green's room
+        # `message` event does; the connection swarm times this relay as its fan-out latency.
+        relay = {"chatId": chat.id, "userId": conn.user_id, "text": text, "timestamp": iso(time.time())}
+        await self.hub.publish(chat.id, _frame("user_message", relay), skip=conn)
         await conn.send_text(_frame("accepted", {"chatId": chat.id}))
         self.state.spawn(self._answer(chat))
         return True

@@ -12,8 +12,9 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +24,26 @@ from reference_backend.settings import Color, FaultSettings, RateLimitRule
 
 SOFT_FAILURE_BODY = {"error": "Injected soft failure"}
 INJECTED_ERROR = "Injected failure"
+CONNECT_REFUSED = "Injected connection refusal"
+_BURN_SLICE_S = 0.002  # the event loop is held at most this long at a time by a CPU burn
+
+
+async def burn_cpu(seconds: float, *, clock: Callable[[], float] = time.thread_time) -> None:
+    """Spend ``seconds`` of this thread's CPU time, in slices with the event loop served in between:
+    the cost of a CPU-bound handler, measured in CPU time so a busy machine does not change it."""
+    spent = 0.0
+    while spent < seconds:
+        start = clock()
+        stop = start + min(_BURN_SLICE_S, seconds - spent)
+        while clock() < stop:
+            pass
+        spent += clock() - start
+        await asyncio.sleep(0)
+
+
+def refuse_connection(faults: FaultSettings, rng: random.Random) -> bool:
+    """Whether to refuse this real-time connection (``connect_failure_rate``)."""
+    return faults.connect_failure_rate > 0 and rng.random() < faults.connect_failure_rate
 
 
 def mounted_at(prefix: str, path: str) -> bool:
@@ -119,8 +140,12 @@ class FaultMiddleware:
         leak: list[bytes],
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        spawn: Callable[[Coroutine[Any, Any, None]], object] | None = None,
     ) -> None:
         self.app = app
+        # Where a CPU burn runs: a background task (the work a request triggers: the request is
+        # answered at once, other requests only wait for a slice), or inline when None.
+        self.spawn = spawn
         self.color = color
         self.faults = faults
         self.rng = rng
@@ -128,6 +153,10 @@ class FaultMiddleware:
         self.metrics = metrics
         self.clock = clock
         self.limiter = RateLimiter(faults.rate_limits, clock=clock) if faults.rate_limit else None
+
+    async def _burn(self, seconds: float) -> None:
+        await burn_cpu(seconds)
+        self.metrics.injected_faults.labels("cpu_burn").inc()  # counted once spent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == METRICS_PATH:
@@ -150,6 +179,12 @@ class FaultMiddleware:
                 # A planted leak: filled with a non-zero byte so every page is touched and counts in RSS.
                 self.leak.append(b"\xa5" * int(faults.memory_growth_kb_per_request * 1024))
                 self.metrics.injected_faults.labels("memory_growth").inc()
+            if faults.cpu_burn_ms_per_request > 0:
+                burn = self._burn(faults.cpu_burn_ms_per_request / 1000)
+                if self.spawn is None:
+                    await burn
+                else:
+                    self.spawn(burn)
             if faults.latency is not None:
                 self.metrics.injected_faults.labels("latency").inc()
                 await asyncio.sleep(faults.latency.sample(self.rng) / 1000)

@@ -232,6 +232,7 @@ def create_green_app(settings: BackendSettings) -> ASGIApp:
         rng=state.fault_rng,
         leak=state.leak,
         metrics=state.metrics,
+        spawn=state.spawn,
     )
     rest.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=rest.router.routes)
     rest.add_middleware(_StripTrailingSlash)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import socketio
 
 from reference_backend.auth import TokenError
+from reference_backend.faults import CONNECT_REFUSED, refuse_connection
 from reference_backend.settings import EventStyle
 from reference_backend.state import BackendState
 from reference_backend.store import Agent, Chat, is_object_id, iso, new_id
@@ -107,6 +108,9 @@ class GreenGateway:
         user = self.state.users.resolve(claims["sub"], claims.get("username"))
         if user is None:
             raise socketio.exceptions.ConnectionRefusedError(AUTH_FAILED)
+        if refuse_connection(self.state.settings.faults, self.state.fault_rng):
+            self.state.metrics.injected_faults.labels("connect_refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError(CONNECT_REFUSED)
         self.users[sid] = SocketUser(user.id, user.username)
         await self.sio.enter_room(sid, f"user:{user.id}")
         self.state.metrics.realtime_connections.inc()

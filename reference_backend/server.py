@@ -50,6 +50,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+KEEP_ALIVE_S = 75
+
+
 def uvicorn_config(settings: BackendSettings) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(settings),
@@ -62,6 +65,10 @@ def uvicorn_config(settings: BackendSettings) -> uvicorn.Config:
         lifespan="on",
         backlog=BACKLOG,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # uvicorn's 5 s default closes idle keep-alive connections while a user thinks, and a
+        # request sent on a connection closing at that instant fails in the client: a race the
+        # real deployments do not have behind nginx (75 s), so the stand-in must not add it.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

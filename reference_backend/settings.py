@@ -115,9 +115,10 @@ GREEN_RATE_LIMITS: tuple[RateLimitRule, ...] = (
 class FaultSettings(_Frozen):
     """Faults the suite must catch. The defaults plant none.
 
-    ``paths`` limits latency, errors, soft failures and memory growth to request paths starting
-    with one of the prefixes (empty: every path). ``drop_end_rate`` and ``stream_latency`` act on
-    streamed answers (chat and agent runs) instead.
+    ``paths`` limits latency, errors, soft failures, memory growth and CPU burn to request paths
+    starting with one of the prefixes (empty: every path). ``drop_end_rate`` and ``stream_latency``
+    act on streamed answers (chat and agent runs) instead, and ``connect_failure_rate`` on
+    real-time connections (blue's WebSocket handshake, green's Socket.IO connect).
     """
 
     latency: Distribution | None = None
@@ -128,7 +129,14 @@ class FaultSettings(_Frozen):
     rate_limits: tuple[RateLimitRule, ...] = GREEN_RATE_LIMITS
     drop_end_rate: float = Field(default=0.0, ge=0, le=1)
     stream_latency: Distribution | None = None
+    # CPU time spent per HTTP request, in a background task (the work a request triggers): server
+    # CPU grows with the request rate. Spent in slices between which the loop serves requests.
+    cpu_burn_ms_per_request: float = Field(default=0.0, ge=0, le=10_000)
+    connect_failure_rate: float = Field(default=0.0, ge=0, le=1)  # real-time connections refused
     paths: tuple[str, ...] = ()
+    # Seed of the faults' random stream (None: the backend's seed, or random). With a seed, the n-th
+    # faulted request or connection always gets the same decision: tests can count on it.
+    seed: int | None = None
 
     def applies_to(self, path: str) -> bool:
         return not self.paths or any(path.startswith(p) for p in self.paths)

@@ -80,7 +80,8 @@ async def _freeze_periodically(interval_s: float) -> None:
 def build_state(settings: BackendSettings) -> BackendState:
     llm_rng = random.Random(settings.seed)
     # A separate stream for faults, so switching a fault on does not change the LLM's timings.
-    fault_rng = random.Random(None if settings.seed is None else settings.seed + 1)
+    fault_seed = settings.faults.seed if settings.faults.seed is not None else settings.seed
+    fault_rng = random.Random(None if fault_seed is None else fault_seed + 1)
     return BackendState(
         settings=settings,
         users=UserPool(settings.users),

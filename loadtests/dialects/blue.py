@@ -86,6 +86,12 @@ class BlueDialect:
     def read_me(self, reply: HttpReply) -> Judgement[str]:
         return judge(reply, ok=(200,), extract=lambda body: field_of(body, "_id", "id"), what="user id")
 
+    default_token_ttl_s = 24 * 3600
+
+    def mint_claims(self, *, username: str, user_id: str, role: str, now: float, ttl_s: float) -> dict[str, Any]:
+        return {"sub": user_id, "username": username, "nameID": username, "role": role,
+                "iat": int(now), "exp": int(now + ttl_s)}  # fmt: skip
+
     def auth_headers(self, session: AuthSession) -> dict[str, str]:
         return {"Authorization": f"Bearer {session.access_token}"}
 

@@ -103,6 +103,11 @@ class GreenDialect:
     def read_me(self, reply: HttpReply) -> Judgement[str]:
         return judge(reply, ok=(200,), extract=lambda body: field_of(body, "userId"), what="userId")
 
+    default_token_ttl_s = 15 * 60
+
+    def mint_claims(self, *, username: str, user_id: str, role: str, now: float, ttl_s: float) -> dict[str, Any]:
+        return {"sub": user_id, "username": username, "roles": [role], "iat": int(now), "exp": int(now + ttl_s)}
+
     def auth_headers(self, session: AuthSession) -> dict[str, str]:
         return {"Authorization": f"Bearer {session.access_token}"}
 

@@ -22,6 +22,7 @@ class ResourceMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.latest: dict[tuple[str, str], ResourceSample] = {}
+        self.write_error: str | None = None
 
     def add(self, sampler: Sampler) -> None:
         with self._lock:
@@ -40,7 +41,13 @@ class ResourceMonitor:
             if sample is not None:
                 samples.append(sample)
                 self.latest[(sample.role, sample.color)] = sample
-        self._writer.write(sample.as_row() for sample in samples)
+        try:
+            self._writer.write(sample.as_row() for sample in samples)
+        except OSError as error:
+            if self.write_error is None:  # noted once; the run's manifest says what was lost
+                self.write_error = f"resources.csv could not be written ({error.strerror}); sampling stopped"
+                log.error("loadbench: %s", self.write_error)
+            self._stop.set()
         return samples
 
     def _loop(self) -> None:

@@ -29,15 +29,14 @@ from typing import Any
 import gevent
 from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from loadtests.recorder.interval import IntervalRecorder
 from loadtests.recorder.rows import SampleRow
-from loadtests.recorder.rundir import SamplesWriter
+from loadtests.recorder.rundir import RunDirectory, SamplesWriter
 
 log = logging.getLogger(__name__)
 
-EVENTS = "events.jsonl"
 _ROWS_KEY = "loadbench_rows"
 _ERRORS_KEY = "loadbench_recorder_errors"
 FINAL_MESSAGE = "loadbench_final"
@@ -58,9 +57,12 @@ class RecorderPlugin:
         self.end_after_s = end_after_s
         self._final_from: set[str] = set()
         self._ender: gevent.Greenlet | None = None
+        self._watcher: gevent.Greenlet | None = None
+        self._lost: set[str] = set()
         self.recorder = IntervalRecorder()
         self.run_dir = run_dir
         self._writer: SamplesWriter | None = None
+        self._write_failed = False
         self._pending: list[SampleRow] = []
         self._flusher: gevent.Greenlet | None = None
         self._worker_errors: dict[str, int] = {}
@@ -86,17 +88,30 @@ class RecorderPlugin:
 
     def _ensure_writer(self) -> SamplesWriter | None:
         if self._writer is None and self.run_dir is not None and not self._is_worker:
-            from loadtests.recorder.rundir import RunDirectory
-
             self._writer = RunDirectory(self.run_dir).samples_writer()
         return self._writer
 
-    def write_event(self, event: str, **fields: Any) -> None:
-        if self.run_dir is None or self._is_worker:
+    def _write(self, rows: list[SampleRow]) -> None:
+        if self._write_failed or (writer := self._ensure_writer()) is None:
             return
-        line = json.dumps({"t": round(time.time(), 3), "event": event, **fields})
-        with (self.run_dir / EVENTS).open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        try:
+            writer.write(rows)
+        except OSError as error:
+            # Measuring on without recording would lose the run silently: stop it, say why, and
+            # let the orchestrator mark it partial (Locust exits with 4).
+            self._write_failed = True
+            log.error("loadbench: cannot write %s: %s; stopping the run", writer.path.name, error.strerror)
+            self.environment.process_exit_code = 4
+            if self.environment.runner is not None:
+                gevent.spawn(self.environment.runner.quit)
+
+    def write_event(self, event: str, **fields: Any) -> None:
+        if self.run_dir is None or self._is_worker or self._write_failed:
+            return
+        try:
+            RunDirectory(self.run_dir).append_event(event, **fields)
+        except OSError as error:
+            log.error("loadbench: cannot write the run's events: %s", error.strerror)
 
     # -- the request path ---------------------------------------------------------------------
     def on_request(
@@ -133,8 +148,8 @@ class RecorderPlugin:
         rows = self.recorder.rotate()
         if self._is_worker:
             self._pending.extend(rows)
-        elif (writer := self._ensure_writer()) is not None:
-            writer.write(rows)
+        else:
+            self._write(rows)
 
     def _flush_loop(self) -> None:
         while True:
@@ -148,6 +163,8 @@ class RecorderPlugin:
             self.write_event("test_start")
             if self.end_after_s is not None and self._ender is None:
                 self._ender = gevent.spawn(self._end_distributed_run, self.end_after_s)
+            if self._watcher is None:
+                self._watcher = gevent.spawn(self._watch_workers)
             return
         self.recorder.rotate()  # drop anything recorded before the test (none expected)
         if self._flusher is None:
@@ -182,6 +199,19 @@ class RecorderPlugin:
         self._final_from.add(msg.node_id)
         self.on_worker_report(msg.node_id, msg.data or {})
 
+    def _watch_workers(self) -> None:
+        """A worker that stops sending heartbeats is lost: say so once in ``events.jsonl`` (the
+        orchestrator puts it in the manifest); Locust moves its users to the others and the run
+        goes on."""
+        runner = self.environment.runner
+        while True:
+            gevent.sleep(1.0)
+            for client in list(runner.clients.all):  # type: ignore[union-attr]
+                if client.state == STATE_MISSING and client.id not in self._lost:
+                    self._lost.add(client.id)
+                    log.warning("loadbench: worker %s stopped sending heartbeats", client.id)
+                    self.write_event("worker_lost", worker=client.id)
+
     def _end_distributed_run(self, after_s: float) -> None:
         gevent.sleep(after_s)
         runner = self.environment.runner
@@ -190,7 +220,7 @@ class RecorderPlugin:
         # its next message and the master forgets it meanwhile, so a later quit would never reach
         # it. On quit a worker stops its users (our test_stop listener sends the final interval),
         # sends its last stats and exits by itself, remote workers included.
-        workers = {client.id for client in runner.clients.all}  # type: ignore[attr-defined]
+        workers = {client.id for client in runner.clients.all} - self._lost  # type: ignore[attr-defined]
         for node_id in sorted(workers):
             runner.server.send_to_client(Message("quit", None, node_id))  # type: ignore[attr-defined]
         stop_timeout = float(self.environment.stop_timeout or 0)
@@ -210,8 +240,8 @@ class RecorderPlugin:
         self._worker_errors[client_id] = int(data.get(_ERRORS_KEY) or 0)
         lines = data.get(_ROWS_KEY) or []
         rows = [SampleRow.from_dict(json.loads(line)) for line in lines]
-        if rows and (writer := self._ensure_writer()) is not None:
-            writer.write(rows)
+        if rows:
+            self._write(rows)
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         if self._writer is not None:

@@ -2,8 +2,10 @@
 
 Format history (``FORMAT_VERSION``); loaders refuse versions newer than they know:
   1 (2026-11-26) manifest.json, run-config.json, samples.jsonl (per-interval HDR rows, see
-    ``rows.SampleRow``), resources.csv, locust/ (Locust's CSV, HTML and log), verdict.json,
-    summary.md.
+    ``rows.SampleRow``), events.jsonl, resources.csv, locust/ (Locust's CSV, HTML and log),
+    verdict.json, summary.md. Added within version 1 (readers treat them as optional):
+    figures.jsonl (run-level gauges such as ``connections_held``), junit.xml, plots/*.png,
+    report.html, connections.jsonl (the swarm's connection counters, ``loadtests.swarm.gauge``).
 
 Everything is written as it is measured: samples are appended and flushed every interval, the
 manifest is replaced atomically, and it says ``partial`` until the run ends well. A run killed
@@ -13,9 +15,12 @@ with SIGKILL therefore leaves a readable directory whose manifest says ``partial
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import operator
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +43,12 @@ RESOURCES = "resources.csv"
 VERDICT = "verdict.json"
 SUMMARY = "summary.md"
 JUNIT = "junit.xml"
+EVENTS = "events.jsonl"
+FIGURES = "figures.jsonl"
+REPORT = "report.html"
+PLOTS_DIR = "plots"
 LOCUST_DIR = "locust"
+LOCUST_HISTORY = "stats_stats_history.csv"  # Locust's --csv history: one row per second
 
 RESOURCE_COLUMNS = ("time", "role", "color", "pids", "rss_mb", "cpu_pct", "connections")
 
@@ -97,6 +107,87 @@ def _atomic_write(path: Path, text: str) -> None:
 class SamplesReadResult:
     rows: list[SampleRow]
     bad_lines: int  # a truncated last line (a killed run) or corruption
+
+
+SAMPLE_FIELDS: tuple[str, ...] = tuple(SampleRow.__slots__)
+SAMPLES_PER_CHUNK = 10_000
+_FIELD_GETTER = operator.itemgetter(*SAMPLE_FIELDS)
+
+
+@dataclass(frozen=True)
+class SampleChunk:
+    """Consecutive rows of ``samples.jsonl`` as columns: one list per ``SampleRow`` field."""
+
+    columns: dict[str, list[Any]]
+    size: int
+
+
+class SamplesReader:
+    """The rows of ``samples.jsonl``, streamed (memory: one chunk), counting unreadable lines.
+
+    Iterate it for ``SampleRow``s, or call ``chunks()`` for columns: a run of millions of rows is
+    parsed a chunk at a time in one ``json.loads`` call, which is several times faster than one
+    call and one object per line. A chunk holding a bad line (the truncated last line of a killed
+    run) is parsed again line by line, and only the bad line is skipped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bad_lines = 0
+
+    def __iter__(self) -> Iterator[SampleRow]:
+        for chunk in self.chunks():
+            columns = [chunk.columns[name] for name in SAMPLE_FIELDS]
+            for values in zip(*columns, strict=True):
+                yield SampleRow(*values)
+
+    def chunks(self, rows: int = SAMPLES_PER_CHUNK) -> Iterator[SampleChunk]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8", errors="replace") as handle:
+            while lines := [line for line in itertools.islice(handle, rows) if line.strip()]:
+                yield self._parse(lines)
+
+    def _parse(self, lines: list[str]) -> SampleChunk:
+        try:
+            objects = json.loads("[" + ",".join(lines) + "]")
+            transposed = zip(*map(_FIELD_GETTER, objects), strict=True) if objects else ((),) * len(SAMPLE_FIELDS)
+            columns = {name: list(values) for name, values in zip(SAMPLE_FIELDS, transposed, strict=True)}
+            return SampleChunk(columns, len(objects))
+        except (ValueError, KeyError, TypeError):
+            pass
+        good: list[SampleRow] = []
+        for line in lines:
+            try:
+                good.append(SampleRow.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                self.bad_lines += 1
+        columns = {name: [getattr(row, name) for row in good] for name in SAMPLE_FIELDS}
+        return SampleChunk(columns, len(good))
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One run-level gauge reading (``figures.jsonl``): e.g. the swarm's ``connections_held``."""
+
+    t: float  # epoch seconds
+    target: str
+    name: str
+    value: float
+
+
+def _json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Objects of a JSON-lines file; a truncated or corrupt line (a killed run) is skipped."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                yield data
 
 
 class RunDirectory:
@@ -182,21 +273,56 @@ class RunDirectory:
     def samples_writer(self) -> SamplesWriter:
         return SamplesWriter(self.file(SAMPLES))
 
+    def iter_samples(self) -> SamplesReader:
+        return SamplesReader(self.file(SAMPLES))
+
     def read_samples(self) -> SamplesReadResult:
-        path = self.file(SAMPLES)
-        rows: list[SampleRow] = []
-        bad = 0
+        reader = self.iter_samples()
+        rows = list(reader)
+        return SamplesReadResult(rows, reader.bad_lines)
+
+    # -- events and figures -------------------------------------------------------------------
+    def append_event(self, event: str, *, t: float | None = None, **fields: Any) -> None:
+        """One line of ``events.jsonl`` (appended and closed: a killed run keeps it)."""
+        stamp = time.time() if t is None else t
+        line = json.dumps({"t": round(stamp, 3), "event": event, **fields})
+        with self.file(EVENTS).open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def read_events(self) -> list[dict[str, Any]]:
+        """``events.jsonl``: ``{"t": epoch s, "event": name, ...}`` per line."""
+        return [event for event in _json_lines(self.file(EVENTS)) if "event" in event and "t" in event]
+
+    def figures_writer(self) -> FiguresWriter:
+        return FiguresWriter(self.file(FIGURES))
+
+    def read_figures(self) -> list[Figure]:
+        figures = []
+        for data in _json_lines(self.file(FIGURES)):
+            try:
+                figures.append(Figure(float(data["t"]), str(data["target"]), str(data["name"]), float(data["value"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return figures
+
+    # -- Locust's own files -------------------------------------------------------------------
+    def read_locust_history(self) -> list[dict[str, str]]:
+        """Rows of Locust's ``stats_stats_history.csv`` (empty when Locust did not write it)."""
+        path = self.locust_dir / LOCUST_HISTORY
         if not path.exists():
-            return SamplesReadResult(rows, 0)
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(SampleRow.from_dict(json.loads(line)))
-                except (ValueError, KeyError, TypeError):
-                    bad += 1
-        return SamplesReadResult(rows, bad)
+            return []
+        with path.open(encoding="utf-8", newline="", errors="replace") as handle:
+            return list(csv.DictReader(handle))
+
+    # -- rendered outputs ---------------------------------------------------------------------
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """Write ``name`` (may be ``plots/x.png``) atomically; returns its path."""
+        path = self.file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return path
 
     # -- resources ----------------------------------------------------------------------------
     def resources_writer(self) -> ResourcesWriter:
@@ -207,6 +333,7 @@ class SamplesWriter:
     """Appends rows and flushes them, so a killed process loses at most the interval in flight."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._handle: TextIO | None = path.open("a", encoding="utf-8")
 
     def write(self, rows: Iterable[SampleRow]) -> int:
@@ -219,6 +346,31 @@ class SamplesWriter:
         if count:
             self._handle.flush()
         return count
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+
+class FiguresWriter:
+    """Appends run-level gauge readings to ``figures.jsonl`` and flushes each one.
+
+    For processes other than Locust that measure something per target (the swarm writes
+    ``connections_held``: the connections it holds open at that moment). Several processes may
+    append to the same file: each line is written with one ``write`` call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._handle: TextIO | None = path.open("a", encoding="utf-8")
+
+    def write(self, target: str, name: str, value: float, *, t: float | None = None) -> None:
+        if self._handle is None:
+            return
+        stamp = time.time() if t is None else t
+        line = json.dumps({"t": round(stamp, 3), "target": target, "name": name, "value": value})
+        self._handle.write(line + "\n")
+        self._handle.flush()
 
     def close(self) -> None:
         handle, self._handle = self._handle, None

@@ -75,6 +75,12 @@ class ChatUser(PlatformUser):
             self.api.me()
 
     @task(1)
+    def rename(self) -> None:
+        # Only where the color has a rename route (blue); elsewhere this records nothing.
+        if self.chats and self.api.ensure_session():
+            self.api.rename_chat(self._rng.choice(self.chats), f"renamed {self._rng.randrange(10**6)}")
+
+    @task(1)
     def new_chat(self) -> None:
         if not self._ready():
             return

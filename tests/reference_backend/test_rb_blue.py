@@ -217,7 +217,7 @@ def test_unknown_agent_gets_an_error_frame(url: str, token: str) -> None:
 
 
 def test_every_socket_registered_on_a_chat_gets_the_stream(url: str, token: str) -> None:
-    async def two_tabs() -> tuple[list[str], dict[str, Any]]:
+    async def two_tabs() -> tuple[dict[str, Any], list[str], dict[str, Any]]:
         async with websockets.connect(ws_url(url, token)) as first, websockets.connect(ws_url(url, token)) as second:
             await first.send(json.dumps({"type": "create_room"}))
             chat_id = (await recv_json(first))["data"]["chatId"]
@@ -230,9 +230,11 @@ def test_every_socket_registered_on_a_chat_gets_the_stream(url: str, token: str)
             )
             assert (await recv_json(first))["type"] == "accepted"
             await read_answer(first)
-            return await read_answer(second)
+            relayed = await recv_json(second)  # the other tab sees the message itself first
+            return relayed, *await read_answer(second)
 
-    chunks, last = asyncio.run(two_tabs())
+    relayed, chunks, last = asyncio.run(two_tabs())
+    assert relayed["type"] == "user_message" and relayed["data"]["text"] == "hi"
     assert len(chunks) == 5
     assert last == {"type": "end"}
 

@@ -1,0 +1,127 @@
+"""Accounts of the simulated users, and tokens minted for them (``auth.mode: mint``).
+
+Secrets (passwords, the JWT secret) come from environment variables or files named in the profile;
+they live in memory only and every value object here keeps them out of its ``repr``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jwt
+
+from loadtests.dialects.base import AuthSession, Credentials, Dialect
+from loadtests.errors import ConfigError
+from loadtests.profiles import AuthSettings
+from reference_backend.settings import user_id_for
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str = field(repr=False, default="")
+    user_id: str = ""
+    role: str = ""
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(self.username, self.password)
+
+
+def _read_secret(env_name: str, file: str | None, environ: Mapping[str, str], what: str) -> str:
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"cannot read the {what} file {file}: {error.strerror}") from None
+    value = environ.get(env_name, "")
+    if not value:
+        raise ConfigError(f"set {env_name} to the {what}")
+    return value
+
+
+def load_accounts(auth: AuthSettings, environ: Mapping[str, str]) -> list[Account]:
+    """The pool: ``users_file`` lines ``username[,user_id[,role]]`` or the seeded names. In password
+    mode every account shares the password from ``password_env``. A user id not given is derived the
+    way the reference backend derives it (``user_id_for``)."""
+    password = (
+        _read_secret(auth.password_env, None, environ, "seeded users' password") if auth.mode == "password" else ""
+    )
+    if auth.users_file:
+        try:
+            lines = Path(auth.users_file).read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(f"cannot read auth.users_file {auth.users_file}: {error.strerror}") from None
+        rows = [
+            [part.strip() for part in line.split(",")] for line in lines if line.strip() and not line.startswith("#")
+        ]
+        if not rows:
+            raise ConfigError(f"auth.users_file {auth.users_file} lists no users")
+    else:
+        rows = [[name] for name in auth.usernames()]
+    return [
+        Account(
+            row[0],
+            password,
+            row[1] if len(row) > 1 and row[1] else user_id_for(row[0]),
+            row[2] if len(row) > 2 else auth.role,
+        )
+        for row in rows
+    ]
+
+
+def admin_account(auth: AuthSettings, environ: Mapping[str, str]) -> Account:
+    password = ""
+    if auth.mode == "password":
+        password = _read_secret(auth.admin_password_env or auth.password_env, None, environ, "admin password")
+    return Account(auth.admin_account, password, user_id_for(auth.admin_account), "SuperAdmin")
+
+
+class CredentialPool:
+    """Hands out accounts round robin (several simulated users may share an account)."""
+
+    def __init__(self, accounts: list[Account]) -> None:
+        if not accounts:
+            raise ConfigError("the credential pool is empty")
+        self._cycle: Iterator[Account] = itertools.cycle(accounts)
+
+    def next(self) -> Account:
+        return next(self._cycle)
+
+
+class TokenMinter:
+    """Signs HS256 tokens with the claims a color expects, instead of logging in."""
+
+    def __init__(self, secret: str, *, ttl_s: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._secret = secret
+        self._ttl_s = ttl_s
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return "TokenMinter(secret=<hidden>)"
+
+    def mint(self, dialect: Dialect, account: Account) -> AuthSession:
+        now = self._clock()
+        ttl = self._ttl_s or dialect.default_token_ttl_s
+        claims = dialect.mint_claims(
+            username=account.username, user_id=account.user_id, role=account.role, now=now, ttl_s=ttl
+        )
+        return AuthSession(jwt.encode(claims, self._secret, algorithm="HS256"), None, now + ttl, account.user_id)
+
+
+def token_minter(auth: AuthSettings, environ: Mapping[str, str]) -> TokenMinter | None:
+    if auth.mode != "mint":
+        return None
+    return TokenMinter(_read_secret(auth.secret_env, auth.secret_file, environ, "JWT secret"), ttl_s=auth.token_ttl_s)
+
+
+def check_credentials(auth: AuthSettings, environ: Mapping[str, str], *, admins: bool) -> None:
+    """Raise ``ConfigError`` now if a secret the workload needs is missing."""
+    load_accounts(auth, environ)
+    token_minter(auth, environ)
+    if admins:
+        admin_account(auth, environ)

@@ -1,0 +1,293 @@
+"""Connections open over time: a gauge per swarm class and process, written per interval.
+
+Latency samples say how long things took; they cannot say how many connections were open at
+once. Each swarm class keeps a ``ConnectionGauge`` in every Locust process (O(1) counters, bumped
+by the sessions), and ``ConnectionsPlugin`` closes an interval every ``interval_s`` (aligned to
+the wall clock, like the recorder) into ``connections.jsonl``: one ``ConnectionsRow`` per
+(target, user_class, process) and interval. Workers send their rows to the master with Locust's
+own reports; rows of the same interval from several processes add up. The concurrent connections
+held at the end of an interval are the sum of ``open`` over its rows; that sum, per target, is
+also written to ``figures.jsonl`` as ``connections_held`` (the figure the ``connections_held`` SLO
+and the plots read): by the local runner each interval, and by the master once every worker that
+holds connections of that target has reported the interval.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import gevent
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests.recorder.rundir import FiguresWriter, RunDirectory
+from loadtests.swarm.connection import FailureKind
+
+log = logging.getLogger(__name__)
+
+CONNECTIONS = "connections.jsonl"
+HELD = "connections_held"  # the figure's name in figures.jsonl
+_ROWS_KEY = "loadbench_connections"
+FINAL_MESSAGE = "loadbench_connections_final"
+STALE_INTERVALS = 10  # the master writes an interval's sum without a worker that is this far behind
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionsRow:
+    t0: float  # the interval [t0, t1), epoch seconds
+    t1: float
+    target: str
+    user_class: str
+    node: str  # the Locust process ("local", or a worker's id): rows of one interval add up over nodes
+    open: int  # connections open (ready) at t1
+    peak: int  # most open at once during the interval (in this process)
+    low: int  # fewest open at once during the interval (in this process)
+    opened: int  # connects that ended ready (first connects, churn reopenings, reconnects)
+    closed: int  # closed on purpose (churn, user stop)
+    dropped: int  # lost without being asked to (each also a `swarm.drop` sample)
+    reconnected: int  # drops recovered by the bounded reconnect
+    gave_up: int  # drops (or first connects) the reconnect policy gave up on
+    failures: dict[str, int] = field(default_factory=dict)  # failed connect attempts by kind
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConnectionsRow:
+        return cls(**{name: data[name] for name in cls.__slots__})
+
+
+class ConnectionGauge:
+    """Counters of one swarm class in one process. Not thread-safe by design: under Locust every
+    caller is a greenlet of one OS thread and no method yields."""
+
+    __slots__ = (
+        "_closed",
+        "_dropped",
+        "_failures",
+        "_gave_up",
+        "_low",
+        "_opened",
+        "_peak",
+        "_reconnected",
+        "active",
+        "open",
+        "target",
+        "user_class",
+    )
+
+    def __init__(self, target: str, user_class: str) -> None:
+        self.target = target
+        self.user_class = user_class
+        self.open = 0
+        self.active = False  # a process whose gauge never saw a connect writes no rows
+        self._reset()
+
+    def _reset(self) -> None:
+        self._peak = self._low = self.open
+        self._opened = self._closed = self._dropped = self._reconnected = self._gave_up = 0
+        self._failures: dict[str, int] = {}
+
+    def opened(self) -> None:
+        self.active = True
+        self.open += 1
+        self._opened += 1
+        self._peak = max(self._peak, self.open)
+
+    def _down(self) -> None:
+        self.open -= 1
+        self._low = min(self._low, self.open)
+
+    def closed(self) -> None:
+        self._down()
+        self._closed += 1
+
+    def dropped(self) -> None:
+        self._down()
+        self._dropped += 1
+
+    def reconnected(self) -> None:
+        self._reconnected += 1
+
+    def gave_up(self) -> None:
+        self.active = True
+        self._gave_up += 1
+
+    def failed(self, kind: FailureKind) -> None:
+        self.active = True
+        self._failures[kind] = self._failures.get(kind, 0) + 1
+
+    def rotate(self, t0: float, t1: float, node: str) -> ConnectionsRow | None:
+        if not self.active:
+            return None
+        row = ConnectionsRow(
+            t0=round(t0, 3),
+            t1=round(t1, 3),
+            target=self.target,
+            user_class=self.user_class,
+            node=node,
+            open=self.open,
+            peak=self._peak,
+            low=self._low,
+            opened=self._opened,
+            closed=self._closed,
+            dropped=self._dropped,
+            reconnected=self._reconnected,
+            gave_up=self._gave_up,
+            failures=dict(self._failures),
+        )
+        self._reset()
+        return row
+
+
+class ConnectionsWriter:
+    """Appends rows to ``connections.jsonl`` and flushes: a killed run keeps what it counted."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: TextIO | None = path.open("a", encoding="utf-8")
+
+    def write(self, rows: Iterable[ConnectionsRow]) -> None:
+        if self._handle is None:
+            return
+        lines = [row.to_json() + "\n" for row in rows]
+        if lines:
+            self._handle.writelines(lines)
+            self._handle.flush()
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+
+def read_connections(run_dir: Path) -> Iterator[ConnectionsRow]:
+    """Rows of ``connections.jsonl``; a truncated last line (a killed run) is skipped."""
+    path = run_dir / CONNECTIONS
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                yield ConnectionsRow.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+
+
+class ConnectionsPlugin:
+    """Wires gauges into a Locust environment: local runner writes, workers report, master writes.
+
+    Create it before the ``RecorderPlugin``: listeners fire in the order they were added, so a
+    worker's final rows leave before the recorder's final message, after which the master quits.
+    """
+
+    def __init__(
+        self, environment: Environment, *, gauges: list[ConnectionGauge], run_dir: Path | None, interval_s: float
+    ) -> None:
+        self.environment = environment
+        self.gauges = gauges
+        self.interval_s = interval_s
+        self.run_dir = run_dir
+        self._writer: ConnectionsWriter | None = None
+        self._figures: FiguresWriter | None = None
+        self._pending: list[ConnectionsRow] = []
+        # master: per (target, interval slot), the open count each node reported, until all did
+        self._held: dict[tuple[str, int], dict[str, int]] = {}
+        self._nodes: dict[str, set[str]] = {}  # target -> nodes that ever reported it
+        self._started = time.time()
+        self._flusher: gevent.Greenlet | None = None
+        events = environment.events
+        events.test_start.add_listener(self.on_test_start)
+        events.test_stop.add_listener(self.on_test_stop)
+        events.report_to_master.add_listener(self.on_report_to_master)
+        events.worker_report.add_listener(self.on_worker_report)
+        events.quitting.add_listener(self.on_quitting)
+        if isinstance(environment.runner, MasterRunner):
+            environment.runner.register_message(FINAL_MESSAGE, self.on_final_message)
+
+    @property
+    def _node(self) -> str:
+        runner = self.environment.runner
+        return runner.client_id if isinstance(runner, WorkerRunner) else "local"
+
+    def _write(self, rows: list[ConnectionsRow], *, final: bool = False) -> None:
+        if self.run_dir is None or isinstance(self.environment.runner, WorkerRunner):
+            return
+        if rows:
+            if self._writer is None:
+                self._writer = ConnectionsWriter(self.run_dir / CONNECTIONS)
+            self._writer.write(rows)
+        self._write_held(rows, final=final)
+
+    def _write_held(self, rows: list[ConnectionsRow], *, final: bool) -> None:
+        """Sum ``open`` per target and interval over the nodes; write each sum once it is whole."""
+        for row in rows:  # a node's rows of one interval arrive together (one per swarm class)
+            slot = round(row.t1 / self.interval_s)
+            reported = self._held.setdefault((row.target, slot), {})
+            reported[row.node] = reported.get(row.node, 0) + row.open
+            self._nodes.setdefault(row.target, set()).add(row.node)
+        latest = max((slot for _, slot in self._held), default=0)
+        for key in sorted(self._held, key=lambda key: key[1]):
+            target, slot = key
+            reported = self._held[key]
+            if final or reported.keys() >= self._nodes[target] or slot <= latest - STALE_INTERVALS:
+                if self._figures is None:
+                    assert self.run_dir is not None
+                    self._figures = RunDirectory(self.run_dir).figures_writer()
+                self._figures.write(target, HELD, sum(reported.values()), t=slot * self.interval_s)
+                del self._held[key]
+
+    def close_interval(self) -> list[ConnectionsRow]:
+        now = time.time()
+        start, self._started = self._started, now
+        rows = [row for gauge in self.gauges if (row := gauge.rotate(start, now, self._node)) is not None]
+        if isinstance(self.environment.runner, WorkerRunner):
+            self._pending.extend(rows)
+        else:
+            self._write(rows)
+        return rows
+
+    def _flush_loop(self) -> None:
+        while True:
+            gevent.sleep(self.interval_s - (time.time() % self.interval_s))
+            self.close_interval()
+
+    def on_test_start(self, **_: Any) -> None:
+        if isinstance(self.environment.runner, MasterRunner):
+            return
+        self._started = time.time()
+        if self._flusher is None:
+            self._flusher = gevent.spawn(self._flush_loop)
+
+    def on_test_stop(self, **_: Any) -> None:
+        if self._flusher is not None:
+            self._flusher.kill(block=False)
+            self._flusher = None
+        if isinstance(self.environment.runner, MasterRunner):
+            return  # workers' last rows come as FINAL_MESSAGE; what is still open is written at quit
+        self.close_interval()
+        if isinstance(self.environment.runner, WorkerRunner):
+            rows, self._pending = self._pending, []
+            self.environment.runner.send_message(FINAL_MESSAGE, [row.to_json() for row in rows])
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        rows, self._pending = self._pending, []
+        data[_ROWS_KEY] = [row.to_json() for row in rows]
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        self._write([ConnectionsRow.from_dict(json.loads(line)) for line in data.get(_ROWS_KEY) or []])
+
+    def on_final_message(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self._write([ConnectionsRow.from_dict(json.loads(line)) for line in msg.data or []])
+
+    def on_quitting(self, **_: Any) -> None:
+        self._write([], final=True)
+        for writer in (self._writer, self._figures):
+            if writer is not None:
+                writer.close()
+        self._writer = self._figures = None

@@ -1,0 +1,85 @@
+"""The ``swarm:`` section of a profile: how the connection swarm behaves once its users exist.
+
+How many connections and how fast they open are the profile's ``users`` (with ``SwarmUser`` in the
+mix) and ``spawn_rate``: one Locust user holds one connection, so Locust's ramp is the connect
+ramp, its web UI shows the swarm, and distributed mode spreads it over worker processes.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReconnectSettings(_Strict):
+    """The explicit, bounded reconnect after a drop (the library's own reconnection is off, and its
+    default, ``reconnection_attempts=0``, would retry forever). Defaults are the Socket.IO client's
+    (``reconnectionDelay`` 1 s, ``reconnectionDelayMax`` 5 s, ``randomizationFactor`` 0.5), so a
+    reconnect storm has the herd shape real browsers give it."""
+
+    max_attempts: int = Field(default=10, ge=0, le=1000)  # 0: a dropped connection stays dropped
+    delay_s: float = Field(default=1.0, ge=0, le=600)
+    max_delay_s: float = Field(default=5.0, ge=0, le=600)
+    randomization: float = Field(default=0.5, ge=0, le=1)
+    deadline_s: float = Field(default=120.0, gt=0, le=3600)  # give up this long after the drop
+
+    def delay(self, attempt: int, jitter: float) -> float:
+        """Seconds before reconnect attempt ``attempt`` (0-based); ``jitter`` is uniform in [-1, 1]."""
+        base = min(self.delay_s * (2**attempt), self.max_delay_s)
+        return max(0.0, base * (1 + self.randomization * jitter))
+
+
+class StormSettings(_Strict):
+    """Reconnect storms: the embedded backend is killed and restarted on the same port, which drops
+    every connection at once; the run records how long the swarm takes to be whole again. Only
+    embedded targets can be restarted (an external target is left alone, with a note)."""
+
+    after_ramp_s: tuple[float, ...] = ()  # seconds after spawning completes; one storm each
+    recovery_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+
+    @field_validator("after_ramp_s")
+    @classmethod
+    def _ordered(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(t < 0 for t in value) or list(value) != sorted(value):
+            raise ValueError("must be non-negative and ascending, e.g. [20, 60]")
+        return value
+
+
+class FanoutSettings(_Strict):
+    """Rooms of ``room_size`` connections (in spawn order, within one Locust process); the first
+    member of each room sends a time-stamped message every ``interval_s`` and every other member
+    records its delay (``swarm.fanout``); the last receiver's delay is ``swarm.fanout_last``."""
+
+    room_size: int = Field(default=10, ge=2, le=10_000)
+    interval_s: float = Field(default=5.0, gt=0, le=3600)
+    rooms: int | None = Field(default=None, ge=1)  # rooms per process; None: every connection is in one
+    timeout_s: float = Field(default=10.0, gt=0, le=600)  # a receiver later than this is a timeout
+
+
+class SwarmSettings(_Strict):
+    # auth.mode password: the swarm logs in this many accounts once per process and shares their
+    # tokens (auth.mode mint: every connection gets its own minted token; loadtests.swarm.tokens)
+    accounts: int = Field(default=1, ge=1, le=100_000)
+    connect_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    ping_interval_s: tuple[float, float] = (10.0, 30.0)  # each connection pings at a random pace in here
+    ping_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    churn_per_min: float = Field(default=0.0, ge=0, le=60)  # share of connections closed and reopened a minute
+    reconnect: ReconnectSettings = ReconnectSettings()
+    storm: StormSettings = StormSettings()
+    fanout: FanoutSettings | None = None
+
+    @field_validator("ping_interval_s")
+    @classmethod
+    def _interval(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] <= 0 or value[0] > value[1]:
+            raise ValueError("must be [min, max] with 0 < min <= max")
+        return value
+
+    @model_validator(mode="after")
+    def _delays(self) -> SwarmSettings:
+        if self.reconnect.delay_s > self.reconnect.max_delay_s:
+            raise ValueError("reconnect.delay_s must not exceed reconnect.max_delay_s")
+        return self

@@ -1,0 +1,79 @@
+"""Ctrl-C (SIGINT) and SIGTERM at each phase of `loadbench run`: exit 4, one-line reason, and a run
+directory that is written, marked, and still readable by `loadbench check`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from battery_helpers import ROOT, loadbench
+
+PROFILE = """\
+version: 1
+name: interrupt
+duration_s: 40
+users: 4
+spawn_rate: 1
+health_probe_s: 0.5
+chat: {think_time_s: [0.1, 0.3]}
+"""
+
+# phase -> (what the run prints when it enters it, extra wait before the signal)
+PHASES = {
+    "starting targets": ("starting the embedded", 0.0),
+    "ramping": ("running interrupt", 1.5),
+    "steady state": ("running interrupt", 7.0),
+    "writing results": ("analysing", 0.0),
+}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_interrupt(phase: str, signum: signal.Signals, tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text(PROFILE.replace("duration_s: 40", "duration_s: 3") if phase == "writing results" else PROFILE)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", "run", "--profile", str(profile), "--out", str(out), "--no-report"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    marker, wait_s = PHASES[phase]
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if marker in line:
+            break
+        assert time.monotonic() < deadline, "the phase never came"
+    time.sleep(wait_s)  # into the phase: the signal is what is tested, not a synchronisation
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 4, (stdout[-2000:], stderr[-2000:])
+    assert "Traceback" not in stdout + stderr
+    assert f"interrupted by {signum.name}" in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["ended_at"] and manifest["exit_code"] == 4
+    assert manifest["status"] == ("complete" if phase == "writing results" else "partial")
+    check = loadbench("check", str(out), timeout=60)
+    assert check.code in (0, 1, 3) and "Traceback" not in check.stdout + check.stderr
+    if phase in ("steady state", "writing results"):
+        assert (out / "samples.jsonl").stat().st_size > 0 and (out / "verdict.json").exists()
+
+
+def test_the_orchestrator_is_not_gevent_patched() -> None:
+    """Locust's import patches threads into greenlets; the orchestrator samples resources and judges
+    in real threads, and a signal must land in its main thread, so it must never import Locust."""
+    code = (
+        "import sys, loadtests.cli, loadtests.orchestrator, analysis.judge, loadtests.live\n"
+        "assert 'gevent' not in sys.modules and 'locust' not in sys.modules, sorted(sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).returncode == 0

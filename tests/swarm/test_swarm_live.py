@@ -1,0 +1,146 @@
+"""Small swarms on Locust's engine (Environment + LocalRunner, in this process) against real
+reference backends of both colors: churn, a reconnect storm, fan-out."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import gevent
+import pytest
+from locust.env import Environment
+from locust.event import Events
+
+from loadtests.config import RunConfig, TargetConfig
+from loadtests.profiles import parse_profile
+from loadtests.swarm.gauge import ConnectionGauge
+from loadtests.swarm.rooms import RoomBook
+from loadtests.swarm.session import CONNECT, DROP, FANOUT, FANOUT_LAST, RECONNECT, RTT
+from loadtests.swarm.storm import run_storm
+from loadtests.users.swarm import SwarmUser
+from loadtests.workload import user_classes
+from reference_backend.process import BackendProcess
+from reference_backend.settings import ENV_USER_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+class Hook:
+    """Collects the request events the swarm fires."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, **event: Any) -> None:
+        self.events.append(event)
+
+    def named(self, name: str, outcome: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["name"] == name and (outcome is None or e["context"]["outcome"] == outcome)]
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Wait (cooperatively: the swarm runs in this thread's greenlets) for ``condition``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        gevent.sleep(0.05)
+
+
+@contextmanager
+def swarm(
+    backend: BackendProcess, password: str, swarm_settings: dict[str, Any], users: int
+) -> Iterator[tuple[Hook, ConnectionGauge, RoomBook | None]]:
+    """A running swarm of ``users`` against ``backend``; stopped (users' on_stop run) on exit."""
+    profile = parse_profile(
+        {"name": "swarm-test", "duration_s": 30, "users": users, "spawn_rate": users, "mix": {"SwarmUser": 1},
+         "health_probe_s": None, "swarm": swarm_settings},
+        source="test",
+    )  # fmt: skip
+    config = RunConfig(profile=profile, targets=(TargetConfig(color=backend.color, url=backend.url),))
+    (cls,) = user_classes(config, environ={ENV_USER_PASSWORD: password}).values()
+    assert issubclass(cls, SwarmUser)
+    hook = Hook()
+    events = Events()
+    events.request.add_listener(hook)
+    runner = Environment(user_classes=[cls], events=events).create_local_runner()
+    runner.start(users, spawn_rate=users)
+    try:
+        yield hook, cls.swarm.gauge, cls.swarm.rooms
+    finally:
+        runner.quit()
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_swarm_holds_churns_and_recovers_from_a_reconnect_storm(
+    color: str, start_backend: Callable[..., BackendProcess], pool_password: str, secrets_env: dict[str, str]
+) -> None:
+    users = 200
+    backend = start_backend(color)
+    settings = {
+        "ping_interval_s": [0.2, 0.5],
+        "ping_timeout_s": 5,
+        "churn_per_min": 6,  # about 10 % of the connections a second
+        "connect_timeout_s": 10,
+        "reconnect": {"max_attempts": 20, "delay_s": 0.1, "max_delay_s": 0.5, "deadline_s": 30},
+    }
+    restarted: BackendProcess | None = None
+    try:
+        with swarm(backend, pool_password, settings, users) as (hook, gauge, _):
+            wait_until(lambda: len(hook.named(CONNECT, "ok")) >= users and gauge.open >= users - 5, 30, "the ramp")
+            assert all(e["context"]["outcome"] == "ok" for e in hook.named(CONNECT))  # every first connect held
+            wait_until(lambda: len(hook.named(CONNECT, "ok")) > users + 10, 15, "churn")  # closed and reopened
+
+            restarted, storm = run_storm(backend, env={**os.environ, **secrets_env}, recovery_timeout_s=30)
+            assert restarted is not None and restarted.port == backend.port
+            assert storm.recovered is True and storm.recovery_s is not None and storm.recovery_s > storm.restart_s > 0
+            assert storm.connections_before is not None and storm.connections_before >= users - 10
+            wait_until(lambda: len(hook.named(RECONNECT)) >= len(hook.named(DROP)) > 0, 30, "the reconnects")
+    finally:
+        if restarted is not None:
+            restarted.stop()
+
+    drops = hook.named(DROP)
+    assert len(drops) >= storm.connections_before - 10  # the storm dropped what was open
+    assert all(d["response_time"] is None and d["context"]["outcome"] == "error" for d in drops)
+    reconnects = hook.named(RECONNECT)
+    assert len(reconnects) == len(drops)
+    assert all(r["context"]["outcome"] == "ok" and r["response_time"] > 0 for r in reconnects)
+    # the clients' recovery is no faster than the server took to come back
+    assert max(r["response_time"] for r in reconnects) / 1000 >= storm.restart_s * 0.5
+    refused = [e for e in hook.named(CONNECT) if e["context"]["outcome"] != "ok"]
+    assert all("refused" in str(e["exception"]) or "reset" in str(e["exception"]) for e in refused)
+    rtts = hook.named(RTT, "ok")
+    assert rtts and all(e["response_time"] > 0 for e in rtts)
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_fan_out_samples_are_real_and_the_last_receiver_is_the_latest(
+    color: str, request: pytest.FixtureRequest, pool_password: str
+) -> None:
+    backend: BackendProcess = request.getfixturevalue(color)
+    settings = {"ping_interval_s": [5, 10], "fanout": {"room_size": 8, "interval_s": 0.2, "timeout_s": 5}}
+    with swarm(backend, pool_password, settings, users=32) as (hook, _, book):
+        assert book is not None
+
+        def full() -> bool:
+            return len(book.rooms) == 4 and all(len(room.members) == 8 for room in book.rooms)
+
+        wait_until(full, 20, "every room joined")
+        since = time.time()  # every message sent from now on goes to full rooms
+        hook.events.clear()
+        wait_until(lambda: len(hook.named(FANOUT_LAST, "ok")) >= 12, 20, "fan-out rounds")
+    by_send: dict[float, list[float]] = defaultdict(list)
+    for event in hook.named(FANOUT):
+        assert event["context"]["outcome"] == "ok" and event["response_time"] > 0
+        by_send[event["start_time"]].append(event["response_time"])
+    lasts = [last for last in hook.named(FANOUT_LAST) if last["start_time"] >= since]
+    assert lasts and all(e["context"]["outcome"] == "ok" for e in lasts)
+    for last in lasts:
+        receivers = by_send[last["start_time"]]
+        assert len(receivers) == 7  # a full room of 8: one sender, seven receivers
+        assert last["response_time"] == pytest.approx(max(receivers))  # the last receiver's own delay
+        assert last["response_time"] >= min(receivers) > 0

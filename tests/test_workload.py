@@ -1,0 +1,158 @@
+"""Every user class, in-process under Locust, against both reference colors and each dialect variant."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gevent
+import pytest
+from locust.env import Environment
+from locust.event import Events
+
+from loadtests.config import RunConfig, TargetConfig
+from loadtests.dialects.options import DialectOptions
+from loadtests.profiles import parse_profile
+from loadtests.workload import user_classes
+from reference_backend.process import BackendProcess
+from reference_backend.settings import ENV_JWT_SECRET, ENV_USER_PASSWORD
+
+
+class Hook:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.events.append(kwargs)
+
+    def names(self, outcome: str | None = None) -> set[str]:
+        return {e["name"] for e in self.events if outcome is None or e["context"]["outcome"] == outcome}
+
+    def outcomes(self, name: str) -> set[str]:
+        return {e["context"]["outcome"] for e in self.events if e["name"] == name}
+
+
+FAST = {"chat": {"think_time_s": [0.05, 0.1]}, "uploader": {"think_time_s": [0.05, 0.1], "sizes_kb": [2, 8]},
+        "agents": {"think_time_s": [0.05, 0.1]}, "admin": {"think_time_s": [0.05, 0.1]}}  # fmt: skip
+
+
+def run_users(
+    backend: BackendProcess,
+    secrets_env: dict[str, str],
+    mix: dict[str, int],
+    *,
+    users: int = 2,
+    seconds: float = 3.0,
+    dialect: DialectOptions | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Hook:
+    profile = parse_profile(
+        {"name": "t", "duration_s": 30, "users": users, "spawn_rate": users, "mix": mix, "health_probe_s": None,
+         **FAST, **(extra or {})},
+        source="test",
+    )  # fmt: skip
+    target = TargetConfig(color=backend.color, url=backend.url, dialect=dialect or DialectOptions())
+    config = RunConfig(profile=profile, targets=(target,))
+    classes = list(user_classes(config, environ=secrets_env).values())
+    hook, events = Hook(), Events()
+    events.request.add_listener(hook)
+    runner = Environment(user_classes=classes, events=events).create_local_runner()
+    runner.start(users, spawn_rate=users)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    runner.quit()
+    return hook
+
+
+@pytest.fixture(params=["blue", "green"])
+def backend(request: pytest.FixtureRequest) -> BackendProcess:
+    return request.getfixturevalue(request.param)
+
+
+def test_chat_user(backend: BackendProcess, secrets_env: dict[str, str]) -> None:
+    hook = run_users(backend, secrets_env, {"ChatUser": 1})
+    expected = {"auth.login", "chat.connect", "chat.history", "chat.first_token", "chat.complete"}
+    assert expected <= hook.names("ok"), hook.names()
+    assert hook.names() - hook.names("ok") == set(), [e for e in hook.events if e["context"]["outcome"] != "ok"]
+
+
+def test_uploader_user(backend: BackendProcess, secrets_env: dict[str, str]) -> None:
+    hook = run_users(
+        backend, secrets_env, {"UploaderUser": 1}, extra={"uploader": {**FAST["uploader"], "over_limit_share": 0.3}}
+    )
+    assert {"collection.create", "upload.file", "collection.document"} <= hook.names("ok"), hook.names()
+    assert "refused" in hook.outcomes("upload.file")  # over-limit files refused, as expected
+    assert not {"error", "soft_failure"} & {e["context"]["outcome"] for e in hook.events}
+    if backend.color == "green":
+        assert "collection.search" in hook.names("ok")
+
+
+def test_agent_runner_user(backend: BackendProcess, secrets_env: dict[str, str]) -> None:
+    hook = run_users(backend, secrets_env, {"AgentRunnerUser": 1})
+    assert {"agent.create", "agent.list", "agent.run", "agent.first_token"} <= hook.names("ok"), hook.names()
+    assert hook.names() == hook.names("ok")
+
+
+def test_admin_reader(backend: BackendProcess, secrets_env: dict[str, str]) -> None:
+    hook = run_users(backend, secrets_env, {"AdminReader": 1}, users=1)
+    assert {"auth.login", "stats.total", "stats.daily", "admin.list"} <= hook.names("ok"), hook.names()
+    assert hook.names() == hook.names("ok")
+
+
+@pytest.mark.parametrize(
+    ("color", "settings", "dialect"),
+    [
+        ("green", {"rest_base": "/api/v1"}, DialectOptions(rest_base="/api/v1")),
+        ("green", {"rest_base": "/v1", "event_style": "snake"}, DialectOptions(rest_base="/v1", event_style="snake")),
+        ("blue", {}, DialectOptions(ws_path="/ws")),
+    ],
+)
+def test_dialect_variants(
+    color: str, settings: dict[str, str], dialect: DialectOptions, start_backend, secrets_env
+) -> None:
+    backend = start_backend(color, **settings)
+    hook = run_users(backend, secrets_env, {"ChatUser": 2, "AgentRunnerUser": 1}, users=3, dialect=dialect)
+    assert {"chat.complete", "agent.run", "chat.connect"} <= hook.names("ok"), hook.names()
+    assert hook.names() == hook.names("ok")
+
+
+def test_minted_tokens_need_no_login(backend: BackendProcess, secrets_env: dict[str, str]) -> None:
+    hook = run_users(backend, secrets_env, {"ChatUser": 1}, extra={"auth": {"mode": "mint", "role": "Students"}})
+    assert "auth.login" not in hook.names()
+    assert {"chat.complete", "chat.history"} <= hook.names("ok")
+
+
+def test_a_short_token_life_is_refreshed_not_relogged(start_backend, secrets_env: dict[str, str]) -> None:
+    backend = start_backend("green", access_token_ttl_s=3)
+    hook = run_users(backend, secrets_env, {"ChatUser": 1}, users=1, seconds=6,
+                     dialect=DialectOptions(refresh_margin_s=2))  # fmt: skip
+    assert "auth.refresh" in hook.names("ok")
+    assert len([e for e in hook.events if e["name"] == "auth.login"]) == 1
+
+
+def test_soft_failures_and_rate_limits_are_failures(start_backend, secrets_env: dict[str, str]) -> None:
+    backend = start_backend(
+        "green",
+        faults={"soft_failure_rate": 0.5, "paths": ["/api/chats"], "rate_limit": True,
+                "rate_limits": [{"prefix": "/api/auth/me", "limit": 1, "window_s": 60}]},
+    )  # fmt: skip
+    hook = run_users(backend, secrets_env, {"ChatUser": 1}, users=2, seconds=5)
+    assert "soft_failure" in hook.outcomes("chat.history") | hook.outcomes("chat.create")
+    assert "rate_limited" in hook.outcomes("auth.me")
+    failed = [e for e in hook.events if e["context"]["outcome"] in ("soft_failure", "rate_limited")]
+    assert failed and all(e["exception"] is not None for e in failed)
+
+
+def test_missing_password_is_a_clear_error(green: BackendProcess) -> None:
+    from loadtests.errors import ConfigError
+
+    profile = parse_profile({"name": "t", "duration_s": 5, "users": 1, "spawn_rate": 1}, source="test")
+    config = RunConfig(profile=profile, targets=(TargetConfig(color="green", url=green.url),))
+    with pytest.raises(ConfigError, match=ENV_USER_PASSWORD):
+        user_classes(config, environ={})
+    mint = parse_profile(
+        {"name": "t", "duration_s": 5, "users": 1, "spawn_rate": 1, "auth": {"mode": "mint"}}, source="t"
+    )
+    with pytest.raises(ConfigError, match=ENV_JWT_SECRET):
+        user_classes(RunConfig(profile=mint, targets=config.targets), environ={})
