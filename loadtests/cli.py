@@ -81,6 +81,8 @@ def cli() -> None:
 @click.option(
     "--no-report", is_flag=True, help="Skip plots/ and report.html (verdict.json, junit.xml, summary.md stay)."
 )
+@click.option("--quiet", "-q", is_flag=True, help="No live view or status lines; print only the verdict line.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the verdict as JSON on stdout (for scripts).")
 def run(
     profile: str,
     target: str | None,
@@ -96,8 +98,13 @@ def run(
     master_port: int | None,
     results: Path,
     no_report: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Run a profile headless against blue, green or both, then judge it against the SLOs.
+
+    In a terminal a live view shows the phase, users, requests per second, current p95s, errors
+    and each SLO's state; in a CI log it becomes one status line every ten seconds.
 
     \b
     Examples:
@@ -105,10 +112,12 @@ def run(
       loadbench run --target green --out /tmp/run1    # one color, run directory at /tmp/run1
       loadbench run --green-url http://127.0.0.1:5000 --target green
       loadbench run --profile smoke --workers 2       # a local master and two worker processes
+      loadbench run --profile ci --json > verdict.json
     """
     from loadtests.orchestrator import RunRequest
     from loadtests.orchestrator import run as run_profile
     from loadtests.profiles import load_profile
+    from loadtests.terminal import Progress, choose_mode
 
     loaded = load_profile(profile)
     request = RunRequest(
@@ -125,14 +134,63 @@ def run(
         pids={color: pid for color, pid in (("blue", blue_pid), ("green", green_pid)) if pid is not None},
         report=not no_report,
     )
-    outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
+    # --json keeps stdout for the JSON alone: everything else goes to stderr.
+    out_console = err_console if as_json else console
+    mode = choose_mode(out_console, quiet=quiet or as_json)
+
+    def say(message: str) -> None:
+        if mode != "quiet":
+            out_console.print(f"[dim]·[/dim] {message}")
+
+    with Progress(out_console, mode) as progress:
+        outcome = run_profile(request, on_status=say, observer=progress)
     if outcome.judged is not None:
-        _print_judgement(outcome.judged)
         _publish_step_summary(outcome.judged.markdown)
-    console.print(f"run directory: {outcome.run_dir}  (wall time {outcome.wall_s:.1f} s, status {outcome.status})")
+    if as_json:
+        print(_json_result(outcome))
+    elif quiet:
+        verdict = outcome.judged.verdict if outcome.judged is not None else None
+        line = verdict_summary(verdict) if verdict is not None else f"status {outcome.status}"
+        console.print(f"{line}  → {outcome.run_dir}")
+    else:
+        if outcome.judged is not None:
+            _print_judgement(outcome.judged)
+            _print_outputs(outcome.run_dir)
+        console.print(f"run directory: {outcome.run_dir}  (wall time {outcome.wall_s:.1f} s, status {outcome.status})")
     if outcome.reason:
         err_console.print(f"loadbench: {outcome.reason}")
     sys.exit(outcome.exit_code)
+
+
+def verdict_summary(verdict) -> str:  # type: ignore[no-untyped-def]
+    from analysis.report import verdict_line
+
+    return f"verdict: {verdict_line(verdict)}"
+
+
+def _json_result(outcome) -> str:  # type: ignore[no-untyped-def]
+    """The run's verdict (exactly verdict.json) plus where the run lives, as one JSON document."""
+    import json
+
+    verdict_path = outcome.run_dir / "verdict.json"
+    verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else None
+    return json.dumps(
+        {
+            "run_dir": str(outcome.run_dir),
+            "status": outcome.status,
+            "exit_code": outcome.exit_code,
+            "reason": outcome.reason or None,
+            "verdict": verdict,
+        },
+        indent=2,
+    )
+
+
+def _print_outputs(run_dir: Path) -> None:
+    for label, path in (("summary", run_dir / "summary.md"), ("junit", run_dir / "junit.xml"),
+                        ("report", run_dir / "report.html"), ("plots", run_dir / "plots")):  # fmt: skip
+        if path.exists():
+            console.print(f"{label:>8}: {path}")
 
 
 def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
@@ -404,6 +462,38 @@ def serve(color: str, host: str, port: int | None, rest_base: str, event_style: 
         serve_backend(settings)
     except OSError as error:
         raise ConfigError(f"cannot listen on {host}:{settings.port}: {error.strerror}") from None
+
+
+# -- doctor --------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--connections", type=int, default=10_000, show_default=True, help="Connections you plan to hold.")
+@click.option("--blue-url", help="A blue deployment to check (default: the embedded one).")
+@click.option("--green-url", help="A green deployment to check (default: the embedded one).")
+@click.option("--allow-remote", multiple=True, metavar="HOST", help="Permit a non-loopback target host.")
+def doctor(connections: int, blue_url: str | None, green_url: str | None, allow_remote: tuple[str, ...]) -> None:
+    """Check this machine before a big run: open-file limit, ephemeral ports, free memory and CPU,
+    versions of Locust and python-socketio, reachability of the targets; say what to change.
+
+    Exits 0 when nothing fails (warnings allowed), 2 otherwise.
+
+    \b
+    Example:
+      loadbench doctor --connections 10000 --green-url http://127.0.0.1:5000
+    """
+    from loadtests.doctor import diagnose
+
+    findings = diagnose(connections=connections, urls={"blue": blue_url, "green": green_url}, allow_remote=allow_remote)
+    table = Table(show_edge=False)
+    for column in ("check", "", "found", "what to change"):
+        table.add_column(column)
+    marks = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
+    for finding in findings:
+        table.add_row(finding.check, marks[finding.level], finding.found, finding.advice)
+    console.print(table)
+    failed = [finding.check for finding in findings if finding.level == "fail"]
+    if failed:
+        err_console.print(f"loadbench: doctor: fix {', '.join(failed)} before a run of this size")
+        sys.exit(2)
 
 
 # -- profiles ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import psutil
@@ -35,7 +36,7 @@ from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
 from loadtests.credentials import check_credentials
 from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, InvalidRunError, LoadbenchError
-from loadtests.live import LiveJudge
+from loadtests.live import LiveCheck, LiveJudge
 from loadtests.monitor.monitor import ResourceMonitor
 from loadtests.monitor.sampler import ProcessTreeSampler, PrometheusSampler, Sampler, listening_pid
 from loadtests.monitor.saturation import saturated_generators
@@ -368,7 +369,21 @@ def _locust_failure(run_dir: RunDirectory) -> str:
     return lines[-1].strip()[:300] if lines else "no output"
 
 
-def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda message: None) -> RunOutcome:
+class RunObserver(Protocol):
+    """Who watches a run as it goes (the terminal's live view); every method is optional to act on."""
+
+    def opened(self, run_dir: Path, colors: list[str], total_s: float) -> None: ...
+    def phase(self, name: str) -> None: ...
+    def slos(self, checks: list[LiveCheck]) -> None: ...
+    def closed(self) -> None: ...
+
+
+def run(
+    request: RunRequest,
+    *,
+    on_status: Callable[[str], None] = lambda message: None,
+    observer: RunObserver | None = None,
+) -> RunOutcome:
     started = time.monotonic()
     profile = request.profile
     plans = plan_targets(request.target_mode, request.urls, allow_remote=request.allow_remote)
@@ -408,6 +423,9 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
     )
     run_dir.write_manifest(manifest)
     on_status(f"run directory {run_dir.path}")
+    if observer is not None:
+        observer.opened(run_dir.path, [plan.color for plan in plans], profile.duration_s)
+        observer.phase("starting targets")
     state = _Run(request, on_status)
     status, exit_code, reason = "complete", 0, ""
     try:
@@ -438,9 +456,9 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
                 )
                 config.write(run_dir.file(RUN_CONFIG))
                 state.start_monitor(run_dir, targets)
-                if request.web_port is not None:  # the web UI's SLO tab reads the live judgement
-                    state.live = LiveJudge(run_dir)
-                    state.live.start()
+                # The web UI's SLO tab and the terminal's live view read the live judgement.
+                state.live = LiveJudge(run_dir, on_update=observer.slos if observer is not None else None)
+                state.live.start()
                 state.start_storms(run_dir, plans)
                 processes = f" on {request.workers} worker processes" if request.workers else ""
                 if request.remote_workers:
@@ -457,12 +475,16 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
                     )
                 manifest = manifest.model_copy(update={"steady_state_from": time.time() + profile.ramp_s})
                 run_dir.write_manifest(manifest)
+                if observer is not None:
+                    observer.phase("ramping")
                 code = state.run_locust(run_dir, config)
                 if code != 0:
                     status, exit_code = "partial", EXIT_INFRA
                     reason = f"Locust exited with code {code}: {_locust_failure(run_dir)}"
             finally:
                 on_status("stopping")
+                if observer is not None:
+                    observer.phase("cooling down")
                 state.stop_all()
                 if state.monitor is not None and state.monitor.write_error:
                     state.notes.append(state.monitor.write_error)
@@ -493,6 +515,8 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
     with _interruptible(defer=late_signals):
         if status != "invalid" or run_dir.file("samples.jsonl").exists():
             on_status("analysing")
+            if observer is not None:
+                observer.phase("analysing")
             judged = judge_run(run_dir.path)
             write_verdict(judged)
             if request.report:
@@ -504,4 +528,6 @@ def run(request: RunRequest, *, on_status: Callable[[str], None] = lambda messag
             exit_code = EXIT_INFRA
             reason = f"interrupted by {late_signals[0]} while writing results (they were written in full)"
         run_dir.update_manifest(exit_code=exit_code)
+    if observer is not None:
+        observer.closed()
     return RunOutcome(run_dir.path, status, exit_code, time.monotonic() - started, judged, reason)

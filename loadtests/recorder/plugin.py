@@ -58,6 +58,7 @@ class RecorderPlugin:
         self._final_from: set[str] = set()
         self._ender: gevent.Greenlet | None = None
         self._watcher: gevent.Greenlet | None = None
+        self._users: gevent.Greenlet | None = None
         self._lost: set[str] = set()
         self.recorder = IntervalRecorder()
         self.run_dir = run_dir
@@ -151,6 +152,28 @@ class RecorderPlugin:
         else:
             self._write(rows)
 
+    def _users_loop(self) -> None:
+        """Users running per target, once per interval, as ``users`` readings in figures.jsonl
+        (the live view and the plots show users per color; Locust's own history has the total)."""
+        colors = {
+            cls.__name__: getattr(getattr(cls, "target", None), "color", None) for cls in self.environment.user_classes
+        }
+        figures = RunDirectory(self.run_dir).figures_writer() if self.run_dir is not None else None
+        if figures is None:
+            return
+        while True:
+            gevent.sleep(self.interval_s - (time.time() % self.interval_s))
+            per_color: dict[str, int] = {color: 0 for color in colors.values() if color}
+            counts = getattr(self.environment.runner, "user_classes_count", {}) or {}
+            for name, count in counts.items():
+                if colors.get(name):
+                    per_color[colors[name]] += count
+            try:
+                for color, count in sorted(per_color.items()):
+                    figures.write(color, "users", count)
+            except OSError:
+                return  # the samples writer reports a full disk; this gauge just stops
+
     def _flush_loop(self) -> None:
         while True:
             now = time.time()
@@ -165,10 +188,14 @@ class RecorderPlugin:
                 self._ender = gevent.spawn(self._end_distributed_run, self.end_after_s)
             if self._watcher is None:
                 self._watcher = gevent.spawn(self._watch_workers)
+            if self._users is None:
+                self._users = gevent.spawn(self._users_loop)
             return
         self.recorder.rotate()  # drop anything recorded before the test (none expected)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush_loop)
+        if self._users is None and not self._is_worker:
+            self._users = gevent.spawn(self._users_loop)
         self.write_event("test_start")
 
     def on_spawning_complete(self, user_count: int, **_: Any) -> None:
@@ -182,6 +209,9 @@ class RecorderPlugin:
         if self._flusher is not None:
             self._flusher.kill(block=False)
             self._flusher = None
+        if self._users is not None:
+            self._users.kill(block=False)
+            self._users = None
         if self._is_worker:
             self.recorder_final()
         elif not self._is_master:
