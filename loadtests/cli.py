@@ -48,8 +48,9 @@ def cli() -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--profile", "-p", default="smoke", show_default=True, help="Profile name in profiles/ or a YAML path.")
 @click.option(
-    "--target", "-t", type=click.Choice(["blue", "green", "both"]), default=None,
-    help="Which colors to drive; users are split evenly between colors with --target both. "
+    "--target", "-t", type=click.Choice(["blue", "green", "both", "canary"]), default=None,
+    help="Which colors to drive; users are split evenly between colors with --target both; canary moves "
+    "them from blue to green in stages (the profile's canary shape, else 90/10, 50/50, 0/100). "
     "[default: the profile's `target`, else both]",
 )  # fmt: skip
 @click.option("--blue-url", help="Use this blue deployment instead of the embedded reference backend.")

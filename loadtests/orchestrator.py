@@ -42,6 +42,7 @@ from loadtests.monitor.sampler import ProcessTreeSampler, PrometheusSampler, Sam
 from loadtests.monitor.saturation import saturated_generators
 from loadtests.profiles import Profile
 from loadtests.recorder.rundir import RUN_CONFIG, Manifest, RunDirectory, TargetInfo, iso, iter_resource_rows, utc_now
+from loadtests.shapes import CanaryShape, default_canary
 from loadtests.swarm import preflight
 from loadtests.swarm.storm import StormDriver
 from loadtests.targets import TargetPlan, is_loopback, plan_targets
@@ -386,6 +387,9 @@ def run(
 ) -> RunOutcome:
     started = time.monotonic()
     profile = request.profile
+    if request.target_mode == "canary" and not isinstance(profile.shape, CanaryShape):
+        # --target canary follows the profile's canary split, or the migration's default one.
+        profile = profile.model_copy(update={"shape": default_canary(profile.duration_s)})
     plans = plan_targets(request.target_mode, request.urls, allow_remote=request.allow_remote)
     if any(plan.url is not None for plan in plans):
         # External targets bring their own secrets: missing ones are a usage error now, not a

@@ -152,7 +152,7 @@ class Profile(_Strict):
     timeouts: TimeoutSettings = TimeoutSettings()
     shape: Shape | None = None  # None: `users` at `spawn_rate`, held until `duration_s`
     swarm: SwarmSettings = SwarmSettings()  # used by SwarmUser (the connection swarm)
-    target: Literal["blue", "green", "both"] | None = None  # `loadbench run`'s --target when none is given
+    target: Literal["blue", "green", "both", "canary"] | None = None  # `loadbench run`'s --target when none is given
     dialects: dict[Literal["blue", "green"], DialectOptions] = Field(default_factory=dict)
     reference_backend: ReferenceBackendProfile = ReferenceBackendProfile()
     slos: tuple[SloSpec, ...] = DEFAULT_SLOS

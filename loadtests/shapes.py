@@ -2,13 +2,17 @@
 
 Each shape is a frozen parameter model with one method, ``at(t) -> Stage``: pure, so tests ask it
 about any moment without waiting. ``shape_class`` wraps one in Locust's ``LoadTestShape`` (its
-``tick`` reads Locust's run clock). A shape never ends the run itself: ``--run-time`` (one process)
-or the master's graceful end (distributed) does, at the profile's ``duration_s``.
+``tick`` reads Locust's run clock). Locust ignores ``--run-time`` when a shape runs, so in one
+process the shape ends the run at the profile's ``duration_s``; in a distributed run it never does
+(``ends_run=False``): the master's graceful end stops it, after the workers' last intervals.
 
 - ``ramp``: up to ``users`` in ``up_s``, hold, then down to zero in ``down_s`` before the end;
 - ``step``: ``step_users`` more every ``every_s`` until ``users``;
 - ``spike``: ``base_users``, then ``users`` from ``at_s`` for ``hold_s``, then ``base_users`` again;
-- ``canary``: ``users`` split between blue and green by stage (90/10 → 50/50 → 0/100).
+- ``canary``: ``users`` split between blue and green by stage (90/10 → 50/50 → 0/100). Locust keeps
+  its users when the total stays the same, whatever the new classes, so a stage change empties the
+  run for one tick and starts every user again on its new color (sessions re-established after a
+  traffic switch: they log in and reconnect).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SPAWN_RATE_FAST = 1_000.0  # users per second when a shape jumps (spike, canary switch)
+SWITCH_S = 1.0  # a canary stage change: one of Locust's one-second ticks with no users
 
 
 class _Shape(BaseModel):
@@ -94,6 +99,8 @@ class CanaryShape(_Shape):
 
     def at(self, t: float, *, users: int, spawn_rate: float, duration_s: float) -> Stage:
         index = self.stage_index(t)
+        if index > 0 and t - sum(stage.duration_s for stage in self.stages[:index]) < SWITCH_S:
+            return Stage(0, SPAWN_RATE_FAST, index)  # the switch: see the module docstring
         return Stage(users, spawn_rate if index == 0 else SPAWN_RATE_FAST, index)
 
     def share(self, index: int, color: str) -> int:
@@ -103,7 +110,9 @@ class CanaryShape(_Shape):
 Shape = Annotated[RampShape | StepShape | SpikeShape | CanaryShape, Field(discriminator="kind")]
 
 
-def shape_class(shape: Shape, *, users: int, spawn_rate: float, duration_s: float, classes_by_stage=None):  # type: ignore[no-untyped-def]
+def shape_class(  # type: ignore[no-untyped-def]
+    shape: Shape, *, users: int, spawn_rate: float, duration_s: float, classes_by_stage=None, ends_run: bool = True
+):
     """A Locust ``LoadTestShape`` for ``shape``; ``classes_by_stage`` (canary) lists the user
     classes of each stage, carrying that stage's split in their weights."""
     from locust import LoadTestShape
@@ -111,7 +120,7 @@ def shape_class(shape: Shape, *, users: int, spawn_rate: float, duration_s: floa
     class ProfileShape(LoadTestShape):
         def tick(self):  # type: ignore[no-untyped-def]
             t = self.get_run_time()
-            if t > duration_s + 60:  # a safety net: the run is ended from outside before this
+            if t >= duration_s + (0 if ends_run else 60):  # distributed: a safety net only
                 return None
             stage = shape.at(t, users=users, spawn_rate=spawn_rate, duration_s=duration_s)
             if classes_by_stage is not None:
@@ -120,3 +129,16 @@ def shape_class(shape: Shape, *, users: int, spawn_rate: float, duration_s: floa
 
     ProfileShape.__name__ = f"{type(shape).__name__}Profile"
     return ProfileShape
+
+
+def default_canary(duration_s: float) -> CanaryShape:
+    """90/10, then 50/50, then 0/100 between blue and green, a third of the run each."""
+    third = duration_s / 3
+    return CanaryShape(
+        kind="canary",
+        stages=(
+            CanaryStage(duration_s=third, blue=90, green=10),
+            CanaryStage(duration_s=third, blue=50, green=50),
+            CanaryStage(duration_s=third, blue=0, green=100),
+        ),
+    )

@@ -16,8 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from loadtests.errors import ConfigError
 
-TargetMode = Literal["blue", "green", "both"]
-COLORS_BY_MODE: dict[str, tuple[str, ...]] = {"blue": ("blue",), "green": ("green",), "both": ("blue", "green")}
+TargetMode = Literal["blue", "green", "both", "canary"]
+COLORS_BY_MODE: dict[str, tuple[str, ...]] = {
+    "blue": ("blue",),
+    "green": ("green",),
+    "both": ("blue", "green"),
+    "canary": ("blue", "green"),  # both colors, users moved from blue to green in stages
+}
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,7 @@ def define_workload(events, environ: Mapping[str, str] = os.environ) -> dict[str
             spawn_rate=profile.spawn_rate,
             duration_s=profile.duration_s,
             classes_by_stage=stages,
+            ends_run=config.end_after_s is None,
         )
     gauges = [cls.swarm.gauge for cls in classes.values() if issubclass(cls, SwarmUser)]
 

@@ -32,6 +32,7 @@ def test_canary_stages_and_shares() -> None:
     shape = load_profile("canary").shape
     assert isinstance(shape, CanaryShape)
     assert [shape.at(t, **RUN).index for t in (0, 59, 60, 150, 10_000)] == [0, 0, 1, 2, 2]
+    assert [shape.at(t, **RUN).users for t in (59, 60, 60.9, 61, 120.5, 121)] == [100, 0, 0, 100, 0, 100]
     assert (shape.share(0, "blue"), shape.share(0, "green")) == (90, 10)
     assert (shape.share(2, "blue"), shape.share(2, "green")) == (0, 100)
 
@@ -68,3 +69,27 @@ def test_canary_classes_carry_each_stage_split() -> None:
     last = {cls.__name__ for cls in stages[2]}
     assert not any(name.startswith("ChatUser_blue") for name in last)  # 0/100: no blue users
     assert {"HealthProbe_blue", "HealthProbe_green"} <= last  # probes stay on both colors throughout
+
+
+@pytest.mark.e2e
+def test_target_canary_moves_users_from_blue_to_green(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from loadtests.cli import main
+
+    profile = tmp_path / "c.yaml"
+    profile.write_text(
+        "version: 1\nname: canary-test\nduration_s: 15\nusers: 10\nspawn_rate: 20\nhealth_probe_s: 1\n"
+        "chat: {think_time_s: [0.2, 0.5]}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["run", "--profile", str(profile), "--target", "canary", "--out", str(out), "--no-report"]) in (0, 1, 3)
+    readings = [json.loads(line) for line in (out / "figures.jsonl").read_text().splitlines()]
+    users = [(r["t"], r["target"], r["value"]) for r in readings if r["name"] == "users"]
+    start = min(t for t, _, _ in users)
+    early = {color: value for t, color, value in users if start + 1.5 <= t <= start + 4}
+    late = {color: value for t, color, value in users if start + 11 <= t <= start + 13.5}
+    assert early["blue"] > early["green"]  # 90/10 (each color also runs its health probe)
+    assert late["blue"] <= 1 and late["green"] >= 9  # 0/100: only blue's probe is left
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["target_mode"] == "canary" and manifest["profile"]["shape"]["kind"] == "canary"
