@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import engineio
+import gevent
 import gevent.event
 import socketio
 import websocket
@@ -30,6 +31,8 @@ import websocket
 from loadtests.dialects.base import Incoming, Kind, Outcome, Outgoing, RealtimeEndpoint, SioEvent, WsText
 from loadtests.transport.errors import TransportError
 from loadtests.transport.realtime import TransportClosed
+
+CLOSE_TIMEOUT_S = 5.0
 
 FailureKind = Literal["refused", "reset", "timeout", "auth", "protocol", "resource", "other"]
 FAILURE_KINDS: tuple[FailureKind, ...] = ("refused", "reset", "timeout", "auth", "protocol", "resource", "other")
@@ -280,8 +283,9 @@ class SioSwarmConnection:
 
     def close(self) -> None:
         self._closing = True
-        # closing a half-open client must never fail a task
-        with contextlib.suppress(Exception):
+        # Closing a half-open client must never fail a task, nor hang it: python-socketio's
+        # disconnect joins its read loop, which a dead peer can leave blocked. Bounded, then let go.
+        with contextlib.suppress(Exception), gevent.Timeout(CLOSE_TIMEOUT_S, False):
             self._client.disconnect()
         self._inbox.clear()
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
+import gevent
 import socketio
 import websocket
 
 from loadtests.dialects.base import Incoming, Outgoing, RealtimeEndpoint, SioEvent, WsText
 from loadtests.transport.errors import TransportError
 
+CLOSE_TIMEOUT_S = 5.0
 INBOX_LIMIT = 2_000  # messages nobody waits for (other users' typing, late chunks) are dropped past this
 
 
@@ -186,8 +188,9 @@ class SocketIOConnection:
         return self._inbox.drain()
 
     def close(self) -> None:
-        # closing a half-open client must never fail a task
-        with contextlib.suppress(Exception):
+        # Closing a half-open client must never fail a task, nor hang it: python-socketio's
+        # disconnect joins its read loop, which a dead peer can leave blocked. Bounded, then let go.
+        with contextlib.suppress(Exception), gevent.Timeout(CLOSE_TIMEOUT_S, False):
             self._client.disconnect()
 
 

@@ -66,7 +66,7 @@ def swarm(
     hook = Hook()
     events = Events()
     events.request.add_listener(hook)
-    runner = Environment(user_classes=[cls], events=events).create_local_runner()
+    runner = Environment(user_classes=[cls], events=events, stop_timeout=20).create_local_runner()
     runner.start(users, spawn_rate=users)
     try:
         yield hook, cls.swarm.gauge, cls.swarm.rooms
@@ -112,7 +112,12 @@ def test_swarm_holds_churns_and_recovers_from_a_reconnect_storm(
     # the clients' recovery is no faster than the server took to come back
     assert max(r["response_time"] for r in reconnects) / 1000 >= storm.restart_s * 0.5
     refused = [e for e in hook.named(CONNECT) if e["context"]["outcome"] != "ok"]
-    assert all("refused" in str(e["exception"]) or "reset" in str(e["exception"]) for e in refused)
+    # While the server restarts, an attempt is refused (nothing listens), reset, or meets a server
+    # that accepts before it can answer (protocol, timeout): each is classified, none unexplained.
+    kinds = ("refused", "reset", "protocol", "timeout")
+    assert all(any(kind in str(e["exception"]) for kind in kinds) for e in refused), [
+        str(e["exception"]) for e in refused
+    ]
     rtts = hook.named(RTT, "ok")
     assert rtts and all(e["response_time"] > 0 for e in rtts)
 
