@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from analysis.history import index_run
 from analysis.judge import Judged, judge_run, write_report, write_verdict
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
@@ -163,26 +164,49 @@ class _Run:
 
     # -- stages -------------------------------------------------------------------------------
     def start_targets(self, plans: list[TargetPlan]) -> list[TargetConfig]:
+        """Embedded backends start side by side (each takes about a second), external targets are
+        probed; a backend that never becomes ready makes the run invalid."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from reference_backend.process import start_backend_process
 
+        embedded = [plan for plan in plans if plan.url is None]
+        env = {**os.environ, **self.secret_env}
+        started: dict[str, object] = {}
+        with ThreadPoolExecutor(max_workers=max(len(embedded), 1)) as pool:
+            futures = {}
+            for plan in embedded:
+                self.say(f"starting the embedded {plan.color} reference backend")
+                settings = _backend_settings(self.profile, plan.color)
+                futures[plan.color] = pool.submit(start_backend_process, settings, env=env, ready_timeout_s=30)
+            problem = None
+            try:
+                for color, future in futures.items():
+                    try:
+                        started[color] = future.result()
+                    except RunInterrupted:
+                        raise
+                    except Exception as error:
+                        problem = problem or InvalidRunError(
+                            f"the embedded {color} backend never became ready: {error}"
+                        )
+            finally:
+                # Interrupted or not, every backend that did start is stopped with the run.
+                for color, future in futures.items():
+                    if color not in started and future.done() and future.exception() is None:
+                        started[color] = future.result()
+                self.backends.extend(started[plan.color] for plan in embedded if plan.color in started)  # type: ignore[misc]
+            if problem is not None:
+                raise problem
         targets = []
         for plan in plans:
             dialect = self.profile.dialect(plan.color)
             if plan.url is None:
-                self.say(f"starting the embedded {plan.color} reference backend")
-                try:
-                    settings = _backend_settings(self.profile, plan.color)
-                    env = {**os.environ, **self.secret_env}
-                    backend = start_backend_process(settings, env=env, ready_timeout_s=30)
-                except RunInterrupted:
-                    raise
-                except Exception as error:
-                    raise InvalidRunError(f"the embedded {plan.color} backend never became ready: {error}") from None
-                self.backends.append(backend)
-                targets.append(TargetConfig(color=plan.color, url=backend.url, dialect=dialect))
+                url = started[plan.color].url  # type: ignore[attr-defined]
             else:
                 self._probe(plan.color, plan.url)
-                targets.append(TargetConfig(color=plan.color, url=plan.url, dialect=dialect))
+                url = plan.url
+            targets.append(TargetConfig(color=plan.color, url=url, dialect=dialect))
         return targets
 
     def _probe(self, color: str, url: str) -> None:
@@ -532,6 +556,8 @@ def run(
             exit_code = EXIT_INFRA
             reason = f"interrupted by {late_signals[0]} while writing results (they were written in full)"
         run_dir.update_manifest(exit_code=exit_code)
+        if (problem := index_run(run_dir.path, judged.run if judged else None)) is not None:
+            on_status(problem)  # the run's result stands; only its history entry is missing
     if observer is not None:
         observer.closed()
     return RunOutcome(run_dir.path, status, exit_code, time.monotonic() - started, judged, reason)

@@ -42,7 +42,7 @@ def run_users(
     mix: dict[str, int],
     *,
     users: int = 2,
-    seconds: float = 3.0,
+    seconds: float = 2.5,
     dialect: DialectOptions | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Hook:
