@@ -386,6 +386,215 @@ def report(run_dir: Path, out: Path | None, slo_file: Path | None) -> None:
     console.print(f"report: {path}  (plots in {judged.run.directory.path / 'plots'})")
 
 
+# -- compare -------------------------------------------------------------------------------------
+COMPARE_EXIT_HELP = (
+    "Exit codes: 0 promote or hold, 1 rollback (a critical metric is significantly and practically worse), "
+    "2 usage error or runs not comparable (different profile, load or suite versions; --force overrides), "
+    "3 a run directory is unreadable."
+)
+
+
+@cli.command(epilog=COMPARE_EXIT_HELP)
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Where comparison.json/.md/.html go (default: run B's or the paired run's directory).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Compare runs made with different profiles, loads or suite versions.")
+@click.option("--json", "as_json", is_flag=True, help="Print comparison.json on stdout instead of the table.")
+@click.option("--baseline", type=click.Path(path_type=Path), help="Compare RUN against this run, and pin it.")
+@click.option("--paired", is_flag=True, help="With one run: compare its two colors even when a baseline is pinned.")
+@click.option("--color-a", help="Target of run A to compare (default: blue, or the run's only target).")
+@click.option("--color-b", help="Target of run B to compare (default: green, or the run's only target).")
+@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+              help="Change a decision threshold, e.g. ratio_p95=1.10 (see results/README.md).")  # fmt: skip
+@click.option("--results", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
+              show_default=True, help="The run index folder, where the pinned baseline is kept.")  # fmt: skip
+@click.option("--no-figures", is_flag=True, help="comparison.html without its figures (seconds faster).")
+def compare(
+    runs: tuple[Path, ...],
+    out: Path | None,
+    force: bool,
+    as_json: bool,
+    baseline: Path | None,
+    paired: bool,
+    color_a: str | None,
+    color_b: str | None,
+    thresholds: tuple[str, ...],
+    results: Path,
+    no_figures: bool,
+) -> None:
+    """Compare blue and green statistically: per metric better / same / worse / inconclusive, and
+    a scorecard: promote, hold or rollback.
+
+    \b
+    RUN_A RUN_B   A (baseline: blue, or its only target) against B (candidate: green, or its only target)
+    RUN           one paired run (--target both): its blue against its green; with a pinned
+                  baseline (--baseline, or loadbench history --pin), that baseline against RUN
+    \b
+    Examples:
+      loadbench compare results/20261126T101500Z-ci-both
+      loadbench compare results/…-ci-blue results/…-ci-green --out /tmp/cmp
+      loadbench compare --baseline results/…-ci-both results/…-ci-both-2 --color-a green
+      loadbench compare RUN --threshold ratio_p95=1.10 --json
+    """
+    from analysis.compare import COMPARISON_MD, Thresholds, compare_paths, to_json
+    from analysis.compare_report import write_comparison
+    from analysis.history import pin_baseline, read_baseline
+
+    for path in (*runs, *([baseline] if baseline else [])):
+        if not path.is_dir():
+            raise ConfigError(f"{path} is not a run directory")
+    settings = Thresholds().with_overrides(thresholds)
+    note = ""
+    if len(runs) == 2 and baseline is None:
+        run_a, run_b, single = runs[0], runs[1], None
+    elif len(runs) == 1 and baseline is not None:
+        run_a, run_b, single = baseline, runs[0], None
+        pinned = pin_baseline(results, baseline, color=color_a)
+        note = f"pinned {pinned.run} as the baseline ({results / 'baseline.json'})"
+    elif len(runs) == 1:
+        pin = None if paired else read_baseline(results)
+        if pin is not None and Path(pin.run).resolve() != runs[0].resolve():
+            run_a, run_b, single = Path(pin.run), runs[0], None
+            color_a = color_a or pin.color
+            note = f"against the pinned baseline {pin.run} (--paired compares the run's own colors)"
+        else:
+            run_a, run_b, single = None, None, runs[0]
+    else:
+        raise click.UsageError("give RUN (paired), RUN_A RUN_B, or --baseline RUN_A RUN_B")
+    comparison = compare_paths(
+        run_a, run_b, paired_run=single, thresholds=settings, force=force, color_a=color_a, color_b=color_b
+    )
+    target = out or (single if single is not None else run_b)
+    assert target is not None
+    written = write_comparison(comparison, target, figures=not no_figures)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(to_json(comparison), indent=2))
+    else:
+        _print_comparison(comparison, written, note)
+    _publish_step_summary((target / COMPARISON_MD).read_text(encoding="utf-8"))
+    sys.exit(comparison.exit_code)
+
+
+def _print_comparison(comparison, written: list[Path], note: str) -> None:  # type: ignore[no-untyped-def]
+    from rich.markup import escape
+
+    from analysis.compare_report import conclusion, headline, scorecard_frame
+
+    frame = scorecard_frame(comparison).drop(columns=["why"])
+    table = Table(
+        title=f"{comparison.b.label} (B) vs {comparison.a.label} (A), {comparison.design}", title_justify="left"
+    )
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if column in ("n A", "n B") else "left")
+    styles = {"worse": "red", "better": "green", "inconclusive": "yellow", "same": ""}
+    for row in frame.itertuples(index=False):
+        cells = [escape(str(cell)) for cell in row]
+        style = styles[row.verdict]
+        cells[2] = f"[{style}]{cells[2]}[/{style}]" if style else cells[2]
+        table.add_row(*cells)
+    console.print(table)
+    if note:
+        console.print(f"[dim]{escape(note)}[/dim]")
+    for warning in comparison.warnings:
+        console.print(f"  [yellow]note[/yellow] {escape(warning)}")
+    console.print(escape(conclusion(comparison)))
+    colour = {"promote": "green", "hold": "yellow", "rollback": "red"}[comparison.scorecard.decision]
+    console.print(f"scorecard: [{colour}]{escape(headline(comparison))}[/{colour}]")
+    console.print(f"comparison: {', '.join(str(path) for path in written)}")
+
+
+# -- history -------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--results", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
+              show_default=True, help="The folder holding the run directories and index.csv.")  # fmt: skip
+@click.option("--metric", help="List and plot this metric's p95 across runs (e.g. chat.complete, http).")
+@click.option("--color", help="Only this target (blue, green).")
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), help="Write the trend of --metric as PNG.")
+@click.option("--last", type=click.IntRange(1), default=20, show_default=True, help="Runs to list.")
+@click.option("--pin", type=click.Path(path_type=Path, file_okay=False),
+              help="Pin this run as the baseline `loadbench compare NEW` compares with.")  # fmt: skip
+@click.option("--pin-color", help="With --pin: the target of the baseline to compare (default: blue or its only one).")
+@click.option("--unpin", is_flag=True, help="Forget the pinned baseline.")
+@click.option("--rebuild", is_flag=True, help="Recreate index.csv from the run directories in --results.")
+def history(
+    results: Path,
+    metric: str | None,
+    color: str | None,
+    plot: Path | None,
+    last: int,
+    pin: Path | None,
+    pin_color: str | None,
+    unpin: bool,
+    rebuild: bool,
+) -> None:
+    """List past runs from the run index (results/index.csv) and a metric's trend across them.
+
+    Every `loadbench run` adds its run (one row per target) when it ends.
+
+    \b
+    Examples:
+      loadbench history
+      loadbench history --metric chat.complete --color green --plot /tmp/chat-trend.png
+      loadbench history --pin results/20261126T101500Z-ci-both
+    """
+    from rich.markup import escape
+
+    from analysis.history import (
+        read_baseline,
+        read_index,
+        rebuild_index,
+        summary_frame,
+        trend,
+        trend_figure,
+        unpin_baseline,
+    )
+
+    if pin is not None:
+        from analysis.history import pin_baseline
+
+        pinned = pin_baseline(results, pin, color=pin_color)
+        console.print(f"baseline pinned: {pinned.run}" + (f" ({pinned.color})" if pinned.color else ""))
+    if unpin:
+        console.print("baseline unpinned" if unpin_baseline(results) else "no baseline was pinned")
+    if rebuild:
+        console.print(f"index rebuilt: {rebuild_index(results)}")
+    if pin is not None or unpin:
+        return
+    index = read_index(results)
+    table_frame = summary_frame(index, metric=metric, color=color, last=last)
+    table = Table(title=f"runs in {results / 'index.csv'} (newest last)", title_justify="left")
+    for column in table_frame.columns:
+        table.add_column(str(column))
+    for row in table_frame.itertuples(index=False):
+        table.add_row(*("" if pd_isna(cell) else escape(str(cell)) for cell in row))
+    console.print(table)
+    if metric is not None:
+        series = trend(index, metric, color=color)
+        if len(series):
+            first, latest = series["p95_ms"].iloc[0], series["p95_ms"].iloc[-1]
+            console.print(
+                f"{metric} p95 over {len(series)} run rows: first {first:.4g} ms, latest {latest:.4g} ms, "
+                f"min {series['p95_ms'].min():.4g}, max {series['p95_ms'].max():.4g}"
+            )
+        if plot is not None:
+            from analysis.plots import figure_png
+
+            plot.parent.mkdir(parents=True, exist_ok=True)
+            plot.write_bytes(figure_png(trend_figure(series, metric)))
+            console.print(f"trend plot: {plot}")
+    elif plot is not None:
+        raise click.UsageError("--plot needs --metric")
+    baseline = read_baseline(results)
+    if baseline is not None:
+        console.print(f"pinned baseline: {baseline.run}" + (f" ({baseline.color})" if baseline.color else ""))
+
+
+def pd_isna(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 # -- serve ---------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("color", type=click.Choice(["blue", "green"]))

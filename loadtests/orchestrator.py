@@ -246,9 +246,12 @@ class _Run:
         self.monitor.start()
 
     def start_storms(self, run_dir: RunDirectory, plans: list[TargetPlan]) -> None:
-        """Reconnect storms of a swarm profile: restart the embedded backends while Locust runs."""
+        """Restart the embedded backends while Locust runs: a swarm profile's reconnect storms, and
+        the outages a profile plants (``reference_backend.restart_after_ramp_s``)."""
         storm, profile = self.profile.swarm.storm, self.profile
-        if not storm.after_ramp_s or not profile.mix.get("SwarmUser"):
+        after_ramp_s = tuple(sorted({*(storm.after_ramp_s if profile.mix.get("SwarmUser") else ()),
+                                     *profile.reference_backend.restart_after_ramp_s}))  # fmt: skip
+        if not after_ramp_s:
             return
         for plan in plans:
             if plan.url is not None:
@@ -262,7 +265,8 @@ class _Run:
         if self.backends:
             self.storms = StormDriver(
                 run_dir=run_dir.path,
-                after_ramp_s=storm.after_ramp_s,
+                after_ramp_s=after_ramp_s,
+                down_s=profile.reference_backend.outage_s,
                 backends=self.backends,
                 env={**os.environ, **self.secret_env},
                 recovery_timeout_s=storm.recovery_timeout_s,

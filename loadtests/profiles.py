@@ -128,6 +128,10 @@ class ReferenceBackendProfile(_Strict):
     faults: FaultSettings = FaultSettings()
     blue: ColorBackend = ColorBackend()
     green: ColorBackend = ColorBackend()
+    # A planted outage: the backends are killed (SIGKILL, a crash) this many seconds after the
+    # ramp-up, stay down `outage_s`, and come back on the same port with the same secrets.
+    restart_after_ramp_s: tuple[float, ...] = ()
+    outage_s: float = Field(default=0.0, ge=0, le=600)
 
     def for_color(self, color: str) -> tuple[LlmSettings, FaultSettings]:
         override: ColorBackend = getattr(self, color)

@@ -46,13 +46,18 @@ class Judgement(Generic[T]):
     outcome: Outcome
     value: T | None = None
     reason: str = ""
+    status: int | None = None  # the HTTP status, when the answer was HTTP and not a success
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.OK
 
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
     def drop_value(self) -> Judgement[None]:
-        return Judgement(self.outcome, None, self.reason)
+        return Judgement(self.outcome, None, self.reason, self.status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,7 +373,7 @@ def judge_status(reply: HttpReply, *, ok: tuple[int, ...]) -> Judgement[Any]:
         detail = ""
         if isinstance(body, dict):
             detail = body.get("detail") or body.get("message") or body.get("error") or ""
-        return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} {_short(detail)}".rstrip())
+        return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} {_short(detail)}".rstrip(), status=reply.status)
     if body is None and reply.body:
         return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} with a non-JSON body")
     if isinstance(body, dict) and body.get("error"):
@@ -382,7 +387,7 @@ def judge(reply: HttpReply, *, ok: tuple[int, ...], extract: Callable[[Any], T |
     a body that lacks ``what`` is a soft failure."""
     judged = judge_status(reply, ok=ok)
     if not judged.ok:
-        return Judgement(judged.outcome, reason=judged.reason)
+        return Judgement(judged.outcome, reason=judged.reason, status=judged.status)
     value = extract(judged.value)
     if value is None:
         return Judgement(Outcome.SOFT_FAILURE, reason=f"HTTP {reply.status} but the body has no {what}")

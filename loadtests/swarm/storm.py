@@ -54,13 +54,23 @@ def open_connections(url: str, *, timeout_s: float = 2.0) -> int | None:
     return int(float(match.group(1))) if match else None
 
 
-def restart_backend(backend: BackendProcess, *, env: Mapping[str, str], ready_timeout_s: float = 30) -> BackendProcess:
-    """Kill ``backend`` and start it again on the same port with the same settings."""
+def restart_backend(
+    backend: BackendProcess,
+    *,
+    env: Mapping[str, str],
+    ready_timeout_s: float = 30,
+    down_s: float = 0.0,
+    stop: threading.Event | None = None,
+) -> BackendProcess:
+    """Kill ``backend``, leave it down ``down_s`` (a planted outage), and start it again on the same
+    port with the same settings."""
     settings = BackendSettings.model_validate(json.loads(backend.config_path.read_text()))
     settings = settings.model_copy(update={"port": backend.port})
     backend.process.kill()
     backend.process.wait()
     backend.stop()  # reaps nothing more; removes its working directory
+    if down_s > 0:
+        (stop or threading.Event()).wait(down_s)
     return start_backend_process(settings, env=env, ready_timeout_s=ready_timeout_s)
 
 
@@ -90,6 +100,7 @@ def run_storm(
     ready_timeout_s: float = 30,
     clock: Callable[[], float] = time.monotonic,
     stop: threading.Event | None = None,
+    down_s: float = 0.0,
 ) -> tuple[BackendProcess | None, StormResult]:
     """Restart ``backend`` and wait (bounded) until its connection count is back. Returns the new
     backend (``None`` if it did not start) and the result."""
@@ -97,7 +108,7 @@ def run_storm(
     started_at, t0 = time.time(), clock()
     new: BackendProcess | None = None
     try:
-        new = restart_backend(backend, env=env, ready_timeout_s=ready_timeout_s)
+        new = restart_backend(backend, env=env, ready_timeout_s=ready_timeout_s, down_s=down_s, stop=stop)
     except Exception as error:
         log.error("reconnect storm: the %s backend did not come back: %s", backend.color, error)
     restart_s = clock() - t0
@@ -159,7 +170,9 @@ class StormDriver:
         recovery_timeout_s: float,
         give_up_after_s: float,
         on_restart: Callable[[BackendProcess, BackendProcess], None] = lambda old, new: None,
+        down_s: float = 0.0,
     ) -> None:
+        self.down_s = down_s
         self.run_dir = run_dir
         self.after_ramp_s = after_ramp_s
         self.backends = backends
@@ -194,7 +207,9 @@ class StormDriver:
     def _storm_all(self) -> None:
         def one(index: int) -> None:
             old = self.backends[index]
-            new, result = run_storm(old, env=self.env, recovery_timeout_s=self.recovery_timeout_s, stop=self._stop)
+            new, result = run_storm(
+                old, env=self.env, recovery_timeout_s=self.recovery_timeout_s, stop=self._stop, down_s=self.down_s
+            )
             if new is not None:
                 self.backends[index] = new
                 self.on_restart(old, new)

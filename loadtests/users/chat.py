@@ -11,6 +11,7 @@ import random
 
 from locust import between, task
 
+from loadtests.dialects.base import Outcome
 from loadtests.users.base import PlatformUser
 
 _WORDS = (
@@ -51,8 +52,15 @@ class ChatUser(PlatformUser):
 
     @task(6)
     def ask(self) -> None:
-        if self._ready() and (chat_id := self._current_chat()):
-            self.api.ask(chat_id, self._prompt())
+        if not self._ready() or not (chat_id := self._current_chat()):
+            return
+        answered = self.api.ask(chat_id, self._prompt())
+        if answered.ok or answered.outcome is Outcome.TIMEOUT:
+            return
+        # As the frontend would: reload the chat; one the server no longer has (a restarted
+        # backend, a chat deleted elsewhere) is forgotten, and the next ask opens a new one.
+        if self.api.get_chat(chat_id).not_found and chat_id in self.chats:
+            self.chats.remove(chat_id)
 
     @task(2)
     def browse_history(self) -> None:
