@@ -19,9 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference_backend", description=__doc__)
     parser.add_argument("--config", type=Path, required=True, help="settings as JSON (BackendSettings)")
     parser.add_argument("--port-file", type=Path, help="where to write the bound port once listening")
+    parser.add_argument("--parent-pid", type=int, help="stop when this process (the run) goes away")
     args = parser.parse_args(argv)
     settings = BackendSettings.model_validate(json.loads(args.config.read_text()))
-    serve(settings.with_secrets_from(os.environ), port_file=args.port_file)
+    serve(settings.with_secrets_from(os.environ), port_file=args.port_file, parent_pid=args.parent_pid)
     return 0
 
 

@@ -118,7 +118,10 @@ def start_backend_process(
         child_env[ENV_USER_PASSWORD] = password
     python_path = child_env.get("PYTHONPATH")
     child_env["PYTHONPATH"] = str(_PACKAGE_ROOT) + (os.pathsep + python_path if python_path else "")
-    command = [sys.executable, "-m", "reference_backend", "--config", str(config_path), "--port-file", str(port_file)]
+    command = [
+        sys.executable, "-m", "reference_backend", "--config", str(config_path), "--port-file", str(port_file),
+        "--parent-pid", str(os.getpid()),  # it stops if whoever started it dies, even by SIGKILL
+    ]  # fmt: skip
     with open(workdir / "stderr.log", "wb") as stderr:
         # Its own session: a Ctrl-C in the terminal reaches the orchestrator only, which stops the
         # load first and the targets last, so the end of a run does not measure a dying server.

@@ -7,6 +7,7 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -84,8 +85,23 @@ def write_port_file(path: Path, port: int) -> None:
         raise
 
 
-def serve(settings: BackendSettings, *, port_file: Path | None = None) -> None:
-    """Run until SIGTERM or SIGINT (uvicorn handles both). ``settings`` must carry its secrets."""
+def watch_parent(parent_pid: int, on_gone: Callable[[], None], *, period_s: float = 1.0) -> threading.Thread:
+    """Call ``on_gone`` once ``parent_pid`` is no longer this process's parent (it died, even by
+    SIGKILL): a backend started for a run must never outlive it."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(period_s)
+        on_gone()
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve(settings: BackendSettings, *, port_file: Path | None = None, parent_pid: int | None = None) -> None:
+    """Run until SIGTERM or SIGINT (uvicorn handles both), or until ``parent_pid`` goes away.
+    ``settings`` must carry its secrets."""
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
 
@@ -103,6 +119,8 @@ def serve(settings: BackendSettings, *, port_file: Path | None = None) -> None:
     # the signal, and a signal that arrives before uvicorn's handlers are in place is not lost.
     in_main_thread = threading.current_thread() is threading.main_thread()  # else signals are not ours
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
+    if parent_pid is not None:
+        watch_parent(parent_pid, lambda: setattr(server, "should_exit", True))
     try:
         server.run(sockets=[sock])
     finally:

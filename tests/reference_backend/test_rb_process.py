@@ -67,3 +67,39 @@ def test_a_child_that_cannot_listen_is_reported() -> None:
         settings = make_settings("blue", port=taken.getsockname()[1])
         with pytest.raises(BackendStartError, match="exited with code"):
             start_backend_process(settings, env=os.environ, ready_timeout_s=15)
+
+
+def test_a_backend_does_not_outlive_the_run_that_started_it() -> None:
+    """Its parent killed with SIGKILL (no cleanup ran), the backend stops by itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    starter = (
+        "import os, time\n"
+        "from reference_backend.process import start_backend_process\n"
+        "from reference_backend.settings import BackendSettings\n"
+        "backend = start_backend_process(BackendSettings(color='green'), env={**os.environ, 'LOADBENCH_JWT_SECRET': 'x' * 32})\n"
+        "print(backend.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert parent.stdout is not None
+    backend_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    alive = True
+    while alive and time.monotonic() < deadline:
+        try:
+            os.kill(backend_pid, 0)
+            time.sleep(0.1)
+        except ProcessLookupError:
+            alive = False
+    if alive:
+        os.kill(backend_pid, signal.SIGKILL)
+    assert not alive
