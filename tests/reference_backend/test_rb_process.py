@@ -82,7 +82,8 @@ def test_a_backend_does_not_outlive_the_run_that_started_it() -> None:
         "import os, time\n"
         "from reference_backend.process import start_backend_process\n"
         "from reference_backend.settings import BackendSettings\n"
-        "backend = start_backend_process(BackendSettings(color='green'), env={**os.environ, 'LOADBENCH_JWT_SECRET': 'x' * 32})\n"
+        "env = {**os.environ, 'LOADBENCH_JWT_SECRET': 'x' * 32}\n"
+        "backend = start_backend_process(BackendSettings(color='green'), env=env)\n"
         "print(backend.pid, flush=True)\n"
         "time.sleep(120)\n"
     )
