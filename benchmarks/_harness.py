@@ -101,6 +101,7 @@ class Phase:
     label: str
     requests: int
     seconds: float
+    generator_cpu_pct: float = 0.0  # this process, over the window: near 100 % means it set the pace
 
     @property
     def rps(self) -> float:
@@ -125,11 +126,12 @@ def run_phase(
     while runner.user_count < users:
         gevent.sleep(0.05)
     gevent.sleep(1.0)  # let connections open and settle before the window
-    before, started = env.stats.total.num_requests, time.perf_counter()
+    before, started, cpu_before = env.stats.total.num_requests, time.perf_counter(), time.process_time()
     gevent.sleep(seconds)
     requests, elapsed = env.stats.total.num_requests - before, time.perf_counter() - started
+    cpu = 100.0 * (time.process_time() - cpu_before) / elapsed
     runner.quit()
-    return Phase(label, requests, elapsed)
+    return Phase(label, requests, elapsed, cpu)
 
 
 def median(values: list[float]) -> float:
