@@ -137,6 +137,7 @@ def _backend_settings(profile: Profile, color: str) -> BackendSettings:
         rest_base=dialect.rest_base,
         event_style=dialect.event_style,
         users=UserSeed(count=profile.auth.pool_size, prefix=profile.auth.pool_prefix),
+        access_token_ttl_s=profile.reference_backend.access_token_ttl_s,
         llm=llm,
         faults=faults,
     )

@@ -132,6 +132,9 @@ class ReferenceBackendProfile(_Strict):
     # ramp-up, stay down `outage_s`, and come back on the same port with the same secrets.
     restart_after_ramp_s: tuple[float, ...] = ()
     outage_s: float = Field(default=0.0, ge=0, le=600)
+    # Access tokens shorter than the colors' defaults (1 day blue, 15 min green), so that a short
+    # run exercises refresh the way a long one does.
+    access_token_ttl_s: int | None = Field(default=None, ge=10)
 
     def for_color(self, color: str) -> tuple[LlmSettings, FaultSettings]:
         override: ColorBackend = getattr(self, color)
