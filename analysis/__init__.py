@@ -15,4 +15,9 @@ two writers they share). Modules, in data-flow order:
   html_report  one self-contained HTML page
   judge        ``judge_run``, ``write_verdict``, ``write_report``: what ``run``, ``check`` and
                ``report`` call
+  compare      blue vs green: ``compare_paired(run)``, ``compare_runs(a, b)`` → ``Comparison``
+               (``MetricComparison`` per metric, a ``Scorecard``); ``compare_stats`` holds the tests,
+               ``compare_report`` the conclusion, tables, figures and files, ``compare_synthetic``
+               synthetic paired runs that check the statistics
+  history      the run index (``index.csv``), trends across runs, the pinned baseline
 """
