@@ -168,6 +168,7 @@ class _Run:
         """Embedded backends start side by side (each takes about a second), external targets are
         probed; a backend that never becomes ready makes the run invalid."""
         from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import wait as wait_futures
 
         from reference_backend.process import start_backend_process
 
@@ -176,10 +177,17 @@ class _Run:
         started: dict[str, object] = {}
         with ThreadPoolExecutor(max_workers=max(len(embedded), 1)) as pool:
             futures = {}
-            for plan in embedded:
-                self.say(f"starting the embedded {plan.color} reference backend")
-                settings = _backend_settings(self.profile, plan.color)
-                futures[plan.color] = pool.submit(start_backend_process, settings, env=env, ready_timeout_s=30)
+            # A signal handler that raises inside Thread.start() leaves the new thread half-registered
+            # (CPython prints "KeyError ... del _limbo[self]"): signals wait while threads start, and
+            # the threads inherit the mask, so the kernel delivers every signal to the main thread.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                for plan in embedded:
+                    self.say(f"starting the embedded {plan.color} reference backend")
+                    settings = _backend_settings(self.profile, plan.color)
+                    futures[plan.color] = pool.submit(start_backend_process, settings, env=env, ready_timeout_s=30)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             problem = None
             try:
                 for color, future in futures.items():
@@ -192,7 +200,9 @@ class _Run:
                             f"the embedded {color} backend never became ready: {error}"
                         )
             finally:
-                # Interrupted or not, every backend that did start is stopped with the run.
+                # Interrupted or not, every backend that did start is stopped with the run (those
+                # still starting are waited for: at most their ready timeout, about a second).
+                wait_futures(futures.values())
                 for color, future in futures.items():
                     if color not in started and future.done() and future.exception() is None:
                         started[color] = future.result()

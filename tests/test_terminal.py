@@ -101,6 +101,7 @@ def test_a_ci_log_reads_line_by_line_and_json_matches_the_verdict(tmp_path: Path
         assert phase in log.stdout
     assert "key metrics" in log.stdout and "chat.complete" in log.stdout and "verdict: PASSED" in log.stdout
 
+    profile.write_text(PROFILE.replace("duration_s: 12", "duration_s: 4"))  # the JSON needs no status line
     quiet = run_cli("run", "--profile", str(profile), "--out", str(tmp_path / "quiet"), "--no-report", "--json")
     result = json.loads(quiet.stdout)  # stdout holds the JSON alone
     assert result["verdict"] == json.loads((tmp_path / "quiet" / "verdict.json").read_text())

@@ -19,7 +19,7 @@ version: 1
 name: interrupt
 duration_s: 40
 users: 4
-spawn_rate: 1
+spawn_rate: 2
 health_probe_s: 0.5
 chat: {think_time_s: [0.1, 0.3]}
 """
@@ -27,8 +27,8 @@ chat: {think_time_s: [0.1, 0.3]}
 # phase -> (what the run prints when it enters it, extra wait before the signal)
 PHASES = {
     "starting targets": ("starting the embedded", 0.0),
-    "ramping": ("running interrupt", 1.5),
-    "steady state": ("running interrupt", 7.0),
+    "ramping": ("running interrupt", 0.8),
+    "steady state": ("running interrupt", 4.0),
     "writing results": ("analysing", 0.0),
 }
 
