@@ -177,15 +177,21 @@ class _Run:
         started: dict[str, object] = {}
         with ThreadPoolExecutor(max_workers=max(len(embedded), 1)) as pool:
             futures = {}
+
             # A signal handler that raises inside Thread.start() leaves the new thread half-registered
-            # (CPython prints "KeyError ... del _limbo[self]"): signals wait while threads start, and
-            # the threads inherit the mask, so the kernel delivers every signal to the main thread.
+            # (CPython prints "KeyError ... del _limbo[self]"): signals wait while threads start. Each
+            # thread unblocks them first thing, or the backend it spawns would inherit the mask and
+            # ignore the SIGTERM that stops it.
+            def start(settings: BackendSettings) -> object:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+                return start_backend_process(settings, env=env, ready_timeout_s=30)
+
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             try:
                 for plan in embedded:
                     self.say(f"starting the embedded {plan.color} reference backend")
                     settings = _backend_settings(self.profile, plan.color)
-                    futures[plan.color] = pool.submit(start_backend_process, settings, env=env, ready_timeout_s=30)
+                    futures[plan.color] = pool.submit(start, settings)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             problem = None
