@@ -27,7 +27,7 @@ from analysis.compare import (
     MetricComparison,
     to_json,
 )
-from analysis.plots import TARGET_COLORS, Plot, figure_png
+from analysis.plots import TARGET_COLORS, Plot, figure_png, thin_cdf
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -278,26 +278,13 @@ def _latency_ids(comparison: Comparison) -> list[str]:
     return (critical + [i for i in ids if i not in critical])[:MAX_CDF_PANELS]
 
 
-# CDF points kept for drawing: even steps through the body, finer and finer into the tail. A run of
-# millions of samples has thousands of buckets; the drawing looks the same and renders 10x faster.
-_CDF_GRID = np.concatenate([np.linspace(0, 0.99, 300), 1 - np.logspace(-2, -7, 150)])
-
-
-def _thin_cdf(values: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(values) <= len(_CDF_GRID):
-        return values, shares
-    keep = np.unique(np.concatenate([np.searchsorted(shares, _CDF_GRID), [len(shares) - 1]]))
-    keep = keep[keep < len(shares)]
-    return values[keep], shares[keep]
-
-
 def _draw_cdf(ax: Axes, comparison: Comparison, metric_id: str) -> None:
     a, b = comparison.buckets[metric_id]
     color_a, color_b = side_colors(comparison)
     metric = comparison.metric(metric_id)
     for buckets, color, label in ((a, color_a, comparison.a.label), (b, color_b, comparison.b.label)):
         if buckets.n:
-            values, shares = _thin_cdf(buckets.values_ms, np.cumsum(buckets.counts) / buckets.n)
+            values, shares = thin_cdf(buckets.values_ms, np.cumsum(buckets.counts) / buckets.n)
             ax.step(values, shares, where="post", color=color, lw=1.6, label=f"{label} (n={buckets.n:,})")
     if not (a.n or b.n):
         ax.text(0.5, 0.5, "no ok samples", ha="center", va="center", transform=ax.transAxes)

@@ -113,7 +113,7 @@ def _key_metrics(run: RunData) -> list[str]:
 _CDF_GRID = np.concatenate([np.linspace(0, 0.99, 400), 1 - np.logspace(-2, -7, 200)])
 
 
-def _thin_cdf(values: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def thin_cdf(values: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A few hundred points of a CDF that may have thousands of buckets (the drawing looks the same)."""
     if len(values) <= len(_CDF_GRID):
         return values, shares
@@ -243,7 +243,7 @@ def latency_cdf_figure(run: RunData, verdict: Verdict | None = None) -> Figure |
         drawn = False
         for target in targets:
             if (target, metric) in cdfs:
-                values, shares = _thin_cdf(*cdfs[(target, metric)])
+                values, shares = thin_cdf(*cdfs[(target, metric)])
                 ax.step(values, shares, where="post", color=target_color(target, targets), lw=1.6)
                 drawn = True
         ax.set_title(metric if in_steady else f"{metric} (whole run: none in steady state)", fontsize=10)
@@ -412,7 +412,7 @@ def ttft_vs_complete_figure(run: RunData, verdict: Verdict | None = None) -> Fig
     steady = select(rows, window=run.window("steady"))
     cdfs = latency_cdfs(steady, run.histograms, by=("target", "name"))
     for (target, name), cdf in sorted(cdfs.items()):
-        values, shares = _thin_cdf(*cdf)
+        values, shares = thin_cdf(*cdf)
         left.step(values, shares, where="post", color=target_color(target, targets), **styles[name])
     _log_x(left)
     left.set_xlabel("latency (ms, log scale)")
