@@ -10,9 +10,10 @@
    counts and shapes are measured from a real `ci`-like run (``--shapes-from RUN``, or the
    built-in figures measured on this machine) and scaled to the full `ci` profile's steady state.
 3. Real runs against the embedded reference backends (a `ci` profile shortened to
-   ``--real-duration`` seconds): two paired runs compared with each other per color (A/A: must
-   not be `worse`), and a paired run whose green LLM is 1.2x slower (first token and token gaps):
-   chat.complete must be `worse`. Prints the wall time of `loadbench compare` on two runs.
+   ``--real-duration`` seconds): ``--aa-runs`` paired runs (default 2), each compared with the
+   next per color (A/A: must not be `worse`; the count of flagged pairs is printed), and a paired
+   run whose green LLM is 1.2x slower (first token and token gaps): chat.complete must be
+   `worse`. Prints the wall time of `loadbench compare` on two runs.
 4. Speed: `loadbench compare` on a synthesized paired run of ``--speed-samples`` (10 million)
    samples (``benchmarks/analysis_speed.py``'s generator: 20 metrics, green 1.1x slower), as a
    fresh process. DESIGN.md budget: under 30 s.
@@ -193,11 +194,12 @@ def _describe(label: str, path: Path) -> dict[str, object]:
     return verdicts
 
 
-def real(workdir: Path, duration: float) -> dict[str, object]:
+def real(workdir: Path, duration: float, aa_runs: int = 2) -> dict[str, object]:
     print(f"\n== real runs against the embedded reference backends (ci shortened to {duration:g} s)")
     short, planted = _profiles(workdir, duration)
     runs = {}
-    for label, profile in (("aa1", short), ("aa2", short), ("planted", planted)):
+    plan = [*((f"aa{i}", short) for i in range(1, aa_runs + 1)), ("planted", planted)]
+    for label, profile in plan:
         print(f"  running {label} ({profile.name}; {load()})", flush=True)
         code, wall, output = _loadbench("run", "--profile", str(profile), "--target", "both", "--no-report",
                                         "--out", str(workdir / label))  # fmt: skip
@@ -207,17 +209,28 @@ def real(workdir: Path, duration: float) -> dict[str, object]:
             print(output[-2000:])
             raise SystemExit(f"run {label} left no samples")
     figures: dict[str, object] = {}
-    print("\nA/A across two runs (same profile, same code; must not be `worse`):")
-    for color in ("green", "blue"):
-        out = workdir / f"cmp-aa-{color}"
-        code, wall, _ = _loadbench("compare", str(runs["aa1"]), str(runs["aa2"]), "--color-a", color,
-                                   "--color-b", color, "--out", str(out))  # fmt: skip
-        figures[f"aa {color}"] = _describe(f"{color} (run 1) vs {color} (run 2), exit {code}", out / "comparison.json")
-        if color == "green":
-            figures["compare wall s"] = wall
-            print(f"    wall time of `loadbench compare RUN_A RUN_B` (two ci-short runs): {wall:.1f} s ({load()})")
+    print("\nA/A across two runs (same profile, same code; must not be `worse`), consecutive pairs:")
+    flagged = Counter()
+    for first in range(1, aa_runs):
+        run_a, run_b = runs[f"aa{first}"], runs[f"aa{first + 1}"]
+        for color in ("green", "blue"):
+            out = workdir / f"cmp-aa{first}-{color}"
+            code, wall, _ = _loadbench("compare", str(run_a), str(run_b), "--color-a", color,
+                                       "--color-b", color, "--out", str(out))  # fmt: skip
+            label = f"{color} (run {first}) vs {color} (run {first + 1}), exit {code}"
+            verdicts = figures[f"aa{first} {color}"] = _describe(label, out / "comparison.json")
+            flagged["worse"] += bool(verdicts["worse"])
+            flagged["not promote"] += verdicts["decision"] != "promote"
+            flagged["pairs"] += 1
+            if first == 1 and color == "green":
+                figures["compare wall s"] = wall
+                print(f"    wall time of `loadbench compare RUN_A RUN_B` (two ci-short runs): {wall:.1f} s ({load()})")
+    print(
+        f"  A/A pairs with any metric `worse`: {flagged['worse']} of {flagged['pairs']}; "
+        f"scorecard not `promote`: {flagged['not promote']} of {flagged['pairs']}"
+    )
     print("\npaired, identical reference LLMs (blue vs green of one run; the two implementations may differ):")
-    for label in ("aa1", "aa2"):
+    for label in ("aa1", "aa2")[:aa_runs]:
         code, _, _ = _loadbench("compare", str(runs[label]), "--paired", "--out", str(workdir / f"cmp-{label}"))
         figures[f"paired {label}"] = _describe(f"{label}: exit {code}", workdir / f"cmp-{label}" / "comparison.json")
     print(
@@ -263,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-real", action="store_true", help="synthetic part only")
     parser.add_argument("--skip-synthetic", action="store_true", help="real runs only")
     parser.add_argument("--real-duration", type=float, default=60.0, help="seconds of each real run")
+    parser.add_argument("--aa-runs", type=int, default=2, help="real A/A runs (consecutive pairs are compared)")
     parser.add_argument("--skip-speed", action="store_true", help="skip the 10-million-sample timing")
     parser.add_argument("--speed-samples", type=float, default=1e7, help="samples of the timed comparison")
     parser.add_argument("--workdir", type=Path, help="keep run directories here (default: a temporary folder)")
@@ -276,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_synthetic:
         synthetic(shapes, args.trials, workdir)
     if not args.skip_real:
-        real(workdir, args.real_duration)
+        real(workdir, args.real_duration, max(args.aa_runs, 2))
     if not args.skip_speed:
         speed(workdir, args.speed_samples)
     print(f"\ndone ({load()})")
