@@ -130,7 +130,11 @@ def conclusion(comparison: Comparison) -> str:
         lines.append(f"- Too much is undecided ({card.inconclusive_share:.0%} of the metrics) to promote.")
     same = sum(1 for m in metrics if m.verdict == "same")
     if same:
-        lines.append(f"- The same within the practical thresholds: {same} metric(s).")
+        # `same` means no difference was shown, not that none exists: a short run may not have the power.
+        lines.append(
+            f"- No difference shown past the practical thresholds: {same} metric(s) (`same`; each one's "
+            "interval says how large a change this run could have missed)."
+        )
     if comparison.design == "paired":
         lines.append(f"- Design: {a} and {b} ran in the same time window (paired), so machine noise hit both alike.")
     else:
