@@ -65,8 +65,13 @@ def test_web_ui_runs_and_shows_live_slos(tmp_path: Path) -> None:
         rows = wait_for(slo_rows, 40, "a judged SLO row")
         assert {"check", "target", "observed", "threshold", "state"} <= set(rows[0])
         assert {row["target"] for row in rows} == {"blue", "green"}
-        stats = httpx.get(url + "/stats/requests").json()
-        assert stats["user_count"] == 4 and any(s["name"] == "chat.complete" for s in stats["stats"])
+
+        def chat_completed() -> dict | None:  # an SLO (e.g. memory) can be judged before any chat ends
+            stats = httpx.get(url + "/stats/requests").json()
+            return stats if any(s["name"] == "chat.complete" for s in stats["stats"]) else None
+
+        stats = wait_for(chat_completed, 30, "a completed chat in Locust's statistics")
+        assert stats["user_count"] == 4
         assert httpx.post(url + "/stop").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C ends an interactive session
