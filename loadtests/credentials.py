@@ -6,9 +6,8 @@ they live in memory only and every value object here keeps them out of its ``rep
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,15 +81,28 @@ def admin_account(auth: AuthSettings, environ: Mapping[str, str]) -> Account:
 
 
 class CredentialPool:
-    """Hands out accounts round robin (several simulated users may share an account)."""
+    """Hands out accounts round robin (several simulated users may share an account when the pool is
+    smaller than the load).
 
-    def __init__(self, accounts: list[Account]) -> None:
+    Each Locust worker imports the workload and builds its own pool, so a plain round robin would
+    hand account 0 to the first user of every worker. A worker therefore starts its round at its own
+    block, ``worker_index * block`` (``block`` is the profile's user count): users on different
+    workers get different accounts as long as the pool holds ``workers * users`` of them.
+    """
+
+    def __init__(self, accounts: list[Account], *, block: int = 0) -> None:
         if not accounts:
             raise ConfigError("the credential pool is empty")
-        self._cycle: Iterator[Account] = itertools.cycle(accounts)
+        self._accounts = list(accounts)
+        self._block = max(0, block)
+        self._position: int | None = None
 
-    def next(self) -> Account:
-        return next(self._cycle)
+    def next(self, worker_index: int = 0) -> Account:
+        if self._position is None:
+            self._position = max(0, worker_index) * self._block
+        account = self._accounts[self._position % len(self._accounts)]
+        self._position += 1
+        return account
 
 
 class TokenMinter:

@@ -101,7 +101,7 @@ def _workload(
     classes: dict[str, type[User]] = {}
     stages: list[list[type[User]]] = [[] for _ in canary.stages] if canary else [[]]
     for target in config.targets:
-        pools = _Pools(CredentialPool(accounts), CredentialPool(admins), minter, password, environ)
+        pools = _Pools(CredentialPool(accounts, block=profile.users), CredentialPool(admins), minter, password, environ)
         for index, stage_classes in enumerate(stages):
             share = canary.share(index, target.color) if canary else 1
             for class_name, weight in profile.mix.items():

@@ -32,7 +32,8 @@ class PlatformUser(User):
         target = effective_target(self.target, environment.parsed_options, self.allow_remote)
         timer = Timer(environment.events.request, target=target.color, user_class=self.class_label)
         dialect = dialect_for(target.color, target.dialect)
-        account = self.credentials.next()
+        runner = environment.runner
+        account = self.credentials.next(getattr(runner, "worker_index", 0) if runner is not None else 0)
         minter = self.minter
         self.api = PlatformClient(
             dialect=dialect,

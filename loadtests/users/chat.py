@@ -29,10 +29,11 @@ class ChatUser(PlatformUser):
     def on_start(self) -> None:
         self.chats: list[str] = []
         self._rng = random.Random()
+        # The history is read as the frontend does on opening, but its chats are not adopted: an
+        # account may be shared by several simulated users, and a chat another one deletes would
+        # turn this user's next read of it into a 404 that the server did nothing wrong to cause.
         if self.api.ensure_session() and self.api.connect():
-            history = self.api.chat_history()
-            if history.ok and history.value:
-                self.chats = [ref.chat_id for ref in history.value[: self.profile.chat.max_open_chats]]
+            self.api.chat_history()
 
     def _ready(self) -> bool:
         if not self.api.ensure_session():
