@@ -56,6 +56,7 @@ class RecorderPlugin:
         self.interval_s = interval_s
         self.end_after_s = end_after_s
         self._final_from: set[str] = set()
+        self._stats_after_final: set[str] = set()
         self._ender: gevent.Greenlet | None = None
         self._watcher: gevent.Greenlet | None = None
         self._users: gevent.Greenlet | None = None
@@ -227,7 +228,7 @@ class RecorderPlugin:
 
     def on_final_message(self, environment: Environment, msg: Any, **_: Any) -> None:
         self._final_from.add(msg.node_id)
-        self.on_worker_report(msg.node_id, msg.data or {})
+        self._write_worker_rows(msg.node_id, msg.data or {})
 
     def _watch_workers(self) -> None:
         """A worker that stops sending heartbeats is lost: say so once in ``events.jsonl`` (the
@@ -259,6 +260,11 @@ class RecorderPlugin:
             gevent.sleep(0.1)
         if missing := sorted(workers - self._final_from):
             self.write_event("final_reports_missing", workers=missing)
+        # A worker sends Locust's own last stats right after our final interval (same socket, in
+        # order). Quitting before they arrive would leave Locust's stats.json and HTML a few
+        # seconds short of the samples we recorded.
+        while not (workers & self._final_from) <= self._stats_after_final and time.monotonic() < deadline:
+            gevent.sleep(0.05)
         runner.quit()
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
@@ -267,6 +273,11 @@ class RecorderPlugin:
         data[_ERRORS_KEY] = self.recorder.errors
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        if client_id in self._final_from:
+            self._stats_after_final.add(client_id)
+        self._write_worker_rows(client_id, data)
+
+    def _write_worker_rows(self, client_id: str, data: dict[str, Any]) -> None:
         self._worker_errors[client_id] = int(data.get(_ERRORS_KEY) or 0)
         lines = data.get(_ROWS_KEY) or []
         rows = [SampleRow.from_dict(json.loads(line)) for line in lines]
