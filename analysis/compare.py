@@ -48,8 +48,6 @@ metrics are; ``promote`` (exit 0) otherwise.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import zlib
 from collections.abc import Iterable, Mapping
@@ -75,6 +73,7 @@ from analysis.compare_stats import (
     slope_difference_p,
     two_proportions,
 )
+from analysis.fingerprint import load_fingerprint
 from analysis.hdr import Histogram
 from analysis.load import RunData, load_run
 from analysis.stats import OK, grouped_latency, outcome_counts, resource_series
@@ -99,7 +98,6 @@ DEFAULT_CRITICAL = ("latency:chat.complete", "latency:http", "errors:overall", "
 
 # Profile fields that do not change the load a run generates: they describe the system under
 # test (reference_backend, dialects), judge it (slos), or name it (description, target).
-_NOT_LOAD = ("name", "description", "slos", "reference_backend", "dialects", "target")
 # Versions whose change changes what is measured: the suite and its clients.
 CHECKED_VERSIONS = ("loadbench", "locust", "python-socketio", "websocket-client")
 
@@ -364,13 +362,6 @@ class Side:
     @property
     def steady(self) -> Window:
         return self.run.window("steady")
-
-
-def load_fingerprint(profile: Mapping[str, Any]) -> str:
-    """A short hash of the profile's load-defining fields (not its SLOs, backend settings or
-    dialects: those describe the system under test or how it is judged, not the load)."""
-    load = {key: value for key, value in profile.items() if key not in _NOT_LOAD}
-    return hashlib.sha256(json.dumps(load, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def comparability(a: Manifest, b: Manifest) -> tuple[list[Mismatch], list[str]]:

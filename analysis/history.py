@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.fingerprint import load_fingerprint
 from analysis.hdr import Histogram
 from analysis.load import RunData, load_run
 from analysis.stats import OK, grouped_latency, outcome_counts, percentile_ms
@@ -80,8 +81,6 @@ def _p95s(run: RunData, rows: pd.DataFrame) -> dict[str, float | None]:
 
 def index_rows(run: RunData) -> list[dict[str, Any]]:
     """One row per target of the run: identity, status, verdict, steady-state error rate and p95s."""
-    from analysis.compare import load_fingerprint  # scipy stays out of `loadbench run`'s start-up
-
     directory = run.directory
     manifest = directory.read_manifest()  # fresh: the orchestrator writes the exit code last
     try:
