@@ -96,8 +96,6 @@ HTTP_AGGREGATE = "http"  # the latency metric over every HTTP sample
 OVERALL = "overall"  # the error-rate metric over every sample
 DEFAULT_CRITICAL = ("latency:chat.complete", "latency:http", "errors:overall", "memory:peak", "memory:slope")
 
-# Profile fields that do not change the load a run generates: they describe the system under
-# test (reference_backend, dialects), judge it (slos), or name it (description, target).
 # Versions whose change changes what is measured: the suite and its clients.
 CHECKED_VERSIONS = ("loadbench", "locust", "python-socketio", "websocket-client")
 
