@@ -230,7 +230,7 @@ def real(workdir: Path, duration: float, aa_runs: int = 2) -> dict[str, object]:
         f"scorecard not `promote`: {flagged['not promote']} of {flagged['pairs']}"
     )
     print("\npaired, identical reference LLMs (blue vs green of one run; the two implementations may differ):")
-    for label in ("aa1", "aa2")[:aa_runs]:
+    for label in ("aa1", "aa2"):
         code, _, _ = _loadbench("compare", str(runs[label]), "--paired", "--out", str(workdir / f"cmp-{label}"))
         figures[f"paired {label}"] = _describe(f"{label}: exit {code}", workdir / f"cmp-{label}" / "comparison.json")
     print(

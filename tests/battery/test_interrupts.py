@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,26 @@ health_probe_s: 0.5
 chat: {think_time_s: [0.1, 0.3]}
 """
 
-# phase -> (what the run prints when it enters it, extra wait before the signal)
-PHASES = {
-    "starting targets": ("starting the embedded", 0.0),
-    "ramping": ("running interrupt", 0.8),
-    "steady state": ("running interrupt", 4.0),
-    "writing results": ("analysing", 0.0),
+
+def _events(out: Path) -> str:
+    events = out / "events.jsonl"
+    return events.read_text() if events.exists() else ""
+
+
+def _samples_written(out: Path) -> bool:
+    samples = out / "samples.jsonl"
+    return samples.exists() and samples.stat().st_size > 0
+
+
+# phase -> (what the run prints when it enters it, what the run directory shows once inside it)
+PHASES: dict[str, tuple[str, Callable[[Path], bool] | None]] = {
+    "starting targets": ("starting the embedded", None),
+    "ramping": ("running interrupt", lambda out: '"test_start"' in _events(out)),  # 4 users at 2/s: 2 s of ramp
+    "steady state": (
+        "running interrupt",
+        lambda out: '"spawning_complete"' in _events(out) and _samples_written(out),
+    ),
+    "writing results": ("analysing", None),
 }
 
 
@@ -47,14 +62,16 @@ def test_interrupt(phase: str, signum: signal.Signals, tmp_path: Path) -> None:
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    marker, wait_s = PHASES[phase]
+    marker, inside = PHASES[phase]
     deadline = time.monotonic() + 90
     assert proc.stdout is not None
     for line in proc.stdout:
         if marker in line:
             break
         assert time.monotonic() < deadline, "the phase never came"
-    time.sleep(wait_s)  # into the phase: the signal is what is tested, not a synchronisation
+    while inside is not None and not inside(out):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never got into the phase"
+        time.sleep(0.05)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=90)
     assert proc.returncode == 4, (stdout[-2000:], stderr[-2000:])
