@@ -66,8 +66,10 @@ FAULTS = (
     Fault("server_memory", "green", "{memory_growth_kb_per_request: 4096}"),
     Fault("server_cpu", "blue", "{cpu_burn_ms_per_request: 50}"),
     Fault("error_rate", "green", "{error_rate: 0.2, paths: [/api/chats], seed: 1}"),
-    # seed 1: the first auth requests go accept, accept, refuse, refuse (see test_rb_cpu_and_connect_faults)
-    Fault("auth_success", "blue", "{soft_failure_rate: 0.5, paths: [/api/auth], seed: 1}", relaxed_error_rate=True),
+    # seed 0: the first auth requests go refuse, accept, accept, refuse. The first login always fails
+    # and its user logs in on the retry: the fault shows even when no user calls /me in the run
+    # (with seed 1, accept, accept, ..., two logins and nothing else passed the check).
+    Fault("auth_success", "blue", "{soft_failure_rate: 0.5, paths: [/api/auth], seed: 0}", relaxed_error_rate=True),
     Fault("connection_success", "blue", "{connect_failure_rate: 0.85, seed: 7}", relaxed_error_rate=True),
     Fault("chat_complete", "green", "{stream_latency: 2000}"),
     Fault("availability", "green", "{error_rate: 0.5, paths: [/health], seed: 3}", relaxed_error_rate=True),
