@@ -44,6 +44,7 @@ T = TypeVar("T")
 
 
 LOGIN_RETRY_S = 30.0  # a failed login is retried no sooner: green allows 5 logins per 15 minutes
+MAX_LOGIN_ATTEMPTS = 3  # per simulated user and run: a login that keeps failing is not hammered
 
 
 class PlatformClient:
@@ -59,8 +60,10 @@ class PlatformClient:
         refresh_margin_s: float = 60.0,
         mint: Callable[[], AuthSession] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        role: str = "Admin",
     ) -> None:
         self.dialect = dialect
+        self.role = role  # the account's role (blue refuses some routes to Students by design)
         self.base_url = base_url
         self.timer = timer
         self.timeouts = timeouts
@@ -72,9 +75,11 @@ class PlatformClient:
         self._http = HttpTransport(base_url, timeout_s=timeouts.http_s, connect_timeout_s=timeouts.connect_s)
         self._realtime: RealtimeConnection | None = None
         self._joined_chat: str | None = None
+        self._opened = False  # the socket has had its opening frame (blue: join_room / create_room)
         self._session: AuthSession | None = None
         self._session_deadline: float | None = None
-        self._last_login_attempt: float | None = None
+        self._next_login_at: float | None = None
+        self._login_attempts = 0
         self._ping_seq = 0
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -111,32 +116,44 @@ class PlatformClient:
         else:
             self._session_deadline = None
 
+    @property
+    def gave_up_login(self) -> bool:
+        """Every login attempt this user may make failed: it stays logged out for the run."""
+        return self._session is None and self._login_attempts >= MAX_LOGIN_ATTEMPTS
+
     def login(self) -> bool:
-        self._last_login_attempt = self._clock()
+        """Log in (or mint). A refused login is retried no sooner than ``LOGIN_RETRY_S``, or the
+        server's ``Retry-After`` when it is later, and at most ``MAX_LOGIN_ATTEMPTS`` times."""
+        self._login_attempts += 1
         if self._mint is not None:
             self._adopt(self._mint())
             return True
         judged = self.call(self.dialect.login(self._credentials), self.dialect.read_login)
         if judged.ok and judged.value is not None:
             self._adopt(judged.value)
-        return judged.ok
+            self._login_attempts = 0
+            return True
+        self._next_login_at = self._clock() + max(LOGIN_RETRY_S, judged.retry_after_s or 0.0)
+        return False
 
     def refresh(self) -> bool:
         if self._session is None:
             return False
         if self._mint is not None:
             self._adopt(self._mint())
-            return True
-        previous = self._session
-        judged = self.call(self.dialect.refresh(previous), lambda reply: self.dialect.read_refresh(reply, previous))
-        if judged.ok and judged.value is not None:
+        else:
+            previous = self._session
+            judged = self.call(self.dialect.refresh(previous), lambda reply: self.dialect.read_refresh(reply, previous))
+            if not judged.ok or judged.value is None:
+                return False
             self._adopt(judged.value)
-        return judged.ok
+        if self.dialect.reopen_after_refresh and self._realtime is not None:
+            self.disconnect()  # the next real-time call reopens it with the new token
+        return True
 
     def ensure_session(self) -> bool:
         """Logged in with a token that will not expire within the margin: log in once, refresh
-        before expiry, log in again only if the refresh fails (and not more often than
-        ``LOGIN_RETRY_S``)."""
+        before expiry, log in again only if the refresh fails (see ``login`` for the pacing)."""
         now = self._clock()
         if self._session is not None:
             deadline = self._session_deadline
@@ -145,7 +162,9 @@ class PlatformClient:
             if self.refresh():
                 return True
             self._session = None
-        if self._last_login_attempt is not None and now - self._last_login_attempt < LOGIN_RETRY_S:
+        if self._login_attempts >= MAX_LOGIN_ATTEMPTS:
+            return False
+        if self._next_login_at is not None and now < self._next_login_at:
             return False
         return self.login()
 
@@ -159,13 +178,30 @@ class PlatformClient:
     def chat_history(self) -> Judgement[list[ChatRef]]:
         return self.call(self.dialect.chat_history(), self.dialect.read_chat_history)
 
-    def get_chat(self, chat_id: str) -> Judgement[ChatRef]:
-        return self.call(self.dialect.get_chat(chat_id), self.dialect.read_chat)
+    def get_chat(self, chat_id: str) -> Judgement[ChatRef] | None:
+        return self.optional(self.dialect.get_chat(chat_id), self.dialect.read_chat)
 
-    def delete_chat(self, chat_id: str) -> Judgement[None]:
+    def chat_exists(self, chat_id: str) -> Judgement[bool]:
+        """Whether the server still has this chat of the user's: one read of the chat where the
+        color has such a route (``chat.get``), else a read of the list (``chat.history``)."""
+        judged = self.get_chat(chat_id)
+        if judged is not None:
+            if judged.not_found:
+                return Judgement(Outcome.OK, False)
+            return Judgement(judged.outcome, True if judged.ok else None, judged.reason, judged.status)
+        listed = self.chat_history()
+        if not listed.ok or listed.value is None:
+            return Judgement(listed.outcome, None, listed.reason, listed.status)
+        return Judgement(Outcome.OK, any(ref.chat_id == chat_id for ref in listed.value))
+
+    def delete_chat(self, chat_id: str) -> Judgement[None] | None:
+        """``None`` (nothing sent) where the color cannot delete a chat (green)."""
+        request = self.dialect.delete_chat(chat_id)
+        if request is None:
+            return None
         if self._joined_chat == chat_id:
             self._joined_chat = None
-        return self.call(self.dialect.delete_chat(chat_id), self.dialect.read_deleted)
+        return self.call(request, self.dialect.read_deleted)
 
     def create_chat(self, name: str) -> Judgement[ChatRef]:
         step = self.dialect.create_chat(name)
@@ -174,7 +210,12 @@ class PlatformClient:
         judged = self.exchange(step)
         if not judged.ok or judged.value is None:
             return Judgement(judged.outcome, reason=judged.reason)
-        return self.dialect.read_created_chat(judged.value)
+        created = self.dialect.read_created_chat(judged.value)
+        if created.ok and created.value is not None:
+            # Created over the socket (blue): that opened the socket, and put it on the new chat.
+            self._opened = True
+            self._joined_chat = created.value.chat_id
+        return created
 
     # -- real time ----------------------------------------------------------------------------
     @property
@@ -195,7 +236,10 @@ class PlatformClient:
             connection.open(self.timeouts.connect_s)
         except TransportError as error:
             outcome = Outcome.TIMEOUT if error.timed_out else Outcome.ERROR
-            self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=str(error))
+            reason = str(error)
+            if error.refused and (problem := self.dialect.token_problem(self._session)):
+                reason = f"{reason}: {problem}"
+            self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=reason)
             return False
         self._realtime = connection
         ready_event = self.dialect.ready_event
@@ -212,6 +256,7 @@ class PlatformClient:
     def disconnect(self) -> None:
         connection, self._realtime = self._realtime, None
         self._joined_chat = None
+        self._opened = False
         if connection is not None:
             connection.close()
 
@@ -229,6 +274,7 @@ class PlatformClient:
             if isinstance(item, TransportClosed):
                 self._realtime = None
                 self._joined_chat = None
+                self._opened = False
                 return Disconnected(item.reason)
             event = self.dialect.decode(item)
             if event is not None and (wanted(event) or isinstance(event, StreamFailed | Disconnected)):
@@ -258,21 +304,31 @@ class PlatformClient:
         self.timer.record(step.name, kind, start, outcome, reason=reason)
         return Judgement(outcome, event if outcome is Outcome.OK else None, reason)
 
-    def ping(self) -> Judgement[StreamEvent]:
-        """``chat.rtt``: ping → pong, correlated by a sequence token where the protocol echoes it."""
+    @property
+    def can_ping(self) -> bool:
+        """Connected, and (blue) past the opening frame: a ping as a first frame is refused."""
+        return self.connected and (self._opened or not self.dialect.opening_required)
+
+    def ping(self) -> Judgement[StreamEvent] | None:
+        """``chat.rtt``: ping → pong, correlated by a sequence token where the protocol echoes it.
+        ``None`` (nothing sent, nothing recorded) on a socket that may not take a ping yet."""
+        if not self.can_ping:
+            return None
         self._ping_seq += 1
         token = f"p{self._ping_seq}"
         return self.exchange(self.dialect.ping(token), lambda e: isinstance(e, Pong) and e.token in ("", token))
 
     def open_chat(self, chat_id: str) -> Judgement[StreamEvent | None]:
+        """Put the real-time connection on a chat (connecting first if needed)."""
         if self._joined_chat == chat_id and self.connected:
             return Judgement(Outcome.OK)
-        step = self.dialect.open_chat(chat_id)
-        if step is None:
-            return Judgement(Outcome.OK)
-        judged = self.exchange(step)
+        if self._realtime is None and not self.connect():
+            return Judgement(Outcome.ERROR, reason="no real-time connection")
+        step = self.dialect.open_chat(chat_id, first=not self._opened)
+        judged: Judgement[StreamEvent | None] = Judgement(Outcome.OK) if step is None else self.exchange(step)
         if judged.ok:
             self._joined_chat = chat_id
+            self._opened = True
         return judged
 
     def ask(self, chat_id: str, text: str) -> Judgement[str]:
@@ -358,6 +414,22 @@ class PlatformClient:
     def rename_chat(self, chat_id: str, name: str) -> Judgement[None] | None:
         return self.optional(self.dialect.rename_chat(chat_id, name), self.dialect.read_renamed)
 
+    def pin_chat(self, chat_id: str, pinned: bool) -> Judgement[None] | None:
+        return self.optional(self.dialect.pin_chat(chat_id, pinned), self.dialect.read_json)
+
+    def clear_memory(self, chat_id: str) -> Judgement[None]:
+        return self.call(self.dialect.clear_memory(chat_id), self.dialect.read_json)
+
+    def memory_stats(self, chat_id: str) -> Judgement[None] | None:
+        return self.optional(self.dialect.memory_stats(chat_id), self.dialect.read_json)
+
+    def admin_memory_stats(self) -> Judgement[None] | None:
+        return self.optional(self.dialect.admin_memory_stats(), self.dialect.read_json)
+
+    def allowed(self, name: str) -> bool:
+        """Whether this user's role may call the step named ``name`` on this color at all."""
+        return self.dialect.role_allows(name, self.role)
+
     def upload(self, upload: Upload, *, over_limit: bool = False) -> Judgement[str]:
         return self.call(self.dialect.upload(upload), lambda r: self.dialect.read_upload(r, over_limit=over_limit))
 
@@ -371,17 +443,39 @@ class PlatformClient:
         request = self.dialect.add_document(collection, upload)
         return self.call(request, lambda r: self.dialect.read_document(r, over_limit=over_limit))
 
-    def list_documents(self, collection: CollectionRef) -> Judgement[int]:
+    def list_documents(self, collection: CollectionRef) -> Judgement[list[str]]:
         return self.call(self.dialect.list_documents(collection), self.dialect.read_documents)
+
+    def delete_documents(self, collection: CollectionRef, ids: list[str]) -> Judgement[None]:
+        return self.call(self.dialect.delete_documents(collection, ids), self.dialect.read_json)
 
     def search(self, collection: CollectionRef, query: str) -> Judgement[int] | None:
         return self.optional(self.dialect.search(collection, query), self.dialect.read_search)
 
+    def collection_stats(self, collection: CollectionRef) -> Judgement[None] | None:
+        return self.optional(self.dialect.collection_stats(collection), self.dialect.read_json)
+
+    def update_collection(self, collection: CollectionRef, permission: str) -> Judgement[CollectionRef]:
+        request = self.dialect.update_collection(collection, permission)
+        return self.call(request, lambda r: self.dialect.read_created_collection(r, collection.name))
+
+    def delete_collection(self, collection: CollectionRef) -> Judgement[None]:
+        return self.call(self.dialect.delete_collection(collection), self.dialect.read_collection_deleted)
+
     def list_agents(self) -> Judgement[list[AgentRef]]:
         return self.call(self.dialect.list_agents(), self.dialect.read_agents)
 
-    def agent_templates(self) -> Judgement[int] | None:
+    def agent_templates(self) -> Judgement[list[str]] | None:
         return self.optional(self.dialect.agent_templates(), self.dialect.read_templates)
+
+    def get_agent(self, agent_id: str) -> Judgement[AgentRef]:
+        return self.call(self.dialect.get_agent(agent_id), self.dialect.read_agent)
+
+    def agent_from_template(self, template_id: str, name: str) -> Judgement[AgentRef] | None:
+        return self.optional(self.dialect.agent_from_template(template_id, name), self.dialect.read_agent)
+
+    def rate_agent(self, agent_id: str, rating: int) -> Judgement[None] | None:
+        return self.optional(self.dialect.rate_agent(agent_id, rating), self.dialect.read_json)
 
     def create_agent(self, name: str) -> Judgement[AgentRef]:
         return self.call(self.dialect.create_agent(name), self.dialect.read_agent)

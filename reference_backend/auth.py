@@ -117,6 +117,13 @@ class UserPool:
     def _hash(self, username: str, password: str) -> bytes:
         return hashlib.sha256(self._salt + username.encode() + b"\0" + password.encode()).digest()
 
+    def bcrypt_shaped_hash(self, user: User) -> str:
+        """What the real blue leaks in its user replies (a bcrypt hash), for the planted defect.
+        Shaped like one so a secret scan must recognise it, derived from the salt, never the password."""
+        digest = hashlib.sha256(self._salt + b"bcrypt-shaped" + user.username.encode()).digest()
+        alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return "$2b$12$" + "".join(alphabet[b % 64] for b in (digest + digest)[:53])
+
     def has_password(self, user: User) -> bool:
         return self._password_set
 
@@ -150,7 +157,10 @@ class TokenIssuer:
     def mint_blue(self, user: User) -> str:
         return self._sign({"sub": user.id, "username": user.username, "nameID": user.username, "role": user.role})
 
-    def mint_green(self, user: User) -> str:
+    def mint_green(self, user: User, *, claims: bool = True) -> str:
+        """green's access token; ``claims=False`` is what the real green issues on refresh (only ``sub``)."""
+        if not claims:
+            return self._sign({"sub": user.id})
         return self._sign({"sub": user.id, "username": user.username, "roles": user.roles})
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -190,9 +200,8 @@ class _RefreshEntry:
 class RefreshTokens:
     """green's opaque refresh tokens: 64 hex characters, single use (rotated), bounded in number.
 
-    Unlike the real green, whose refreshed access token carries only ``sub``, the token issued on
-    refresh here keeps ``username`` and ``roles``: the real behaviour breaks its own Socket.IO auth
-    and role checks, and a stand-in should not plant that failure by default.
+    The access token issued on refresh keeps ``username`` and ``roles`` unless the real green's
+    defect is planted (``Deviations.refresh_without_claims``): a clean run must stay clean.
     """
 
     def __init__(self, ttl_s: int, max_tokens: int, *, clock: Callable[[], float] = time.time) -> None:

@@ -8,6 +8,7 @@ the app's state through ``request.app.state.backend``; route handlers close over
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 
 from reference_backend.auth import ADMIN_ROLES, ROLES, TokenError, User, role_allowed
 from reference_backend.blue_ws import BlueChatSocket
+from reference_backend.deviations import DeviationMiddleware, remove_routes
 from reference_backend.documents import BLUE_FORMATS
 from reference_backend.faults import FaultMiddleware
 from reference_backend.metrics import METRICS_PATH, MetricsMiddleware
@@ -78,6 +80,27 @@ class AdminLoginBody(BaseModel):
 class UpdateNameBody(BaseModel):
     chat_id: str
     name: str
+
+
+class PinBody(BaseModel):
+    isPinned: bool
+
+
+class FromTemplateBody(BaseModel):
+    templateId: str
+    name: str | None = None
+    description: str | None = None
+    modelId: str | None = None
+    systemPrompt: str | None = None
+    collectionNames: list[str] | None = None
+    temperature: float | None = None
+    maxTokens: int | None = None
+    isPublic: bool | None = None
+    tags: list[str] | None = None
+
+
+class DocumentIdsBody(BaseModel):
+    document_ids: list[str]
 
 
 class AgentCreateBody(BaseModel):
@@ -170,6 +193,7 @@ def _token_role(*allowed: str) -> Callable[[Request], Awaitable[dict[str, Any]]]
 
 
 AnyUser = Annotated[User, Depends(_user_with(*ROLES))]
+AdminUser = Annotated[User, Depends(_user_with(*ADMIN_ROLES))]
 AnyRoleClaims = Annotated[dict[str, Any], Depends(_token_role(*ROLES))]
 AdminClaims = Annotated[dict[str, Any], Depends(_token_role(*ADMIN_ROLES))]
 SuperAdminClaims = Annotated[dict[str, Any], Depends(_token_role("SuperAdmin"))]
@@ -206,7 +230,11 @@ def create_blue_app(settings: BackendSettings) -> FastAPI:
     app.router.add_websocket_route("/api/chat/ws", socket.handle)
     app.router.add_websocket_route("/ws", socket.handle)
 
+    deviations = settings.faults.deviations
+    remove_routes(app.router.routes, deviations.missing_routes, base="")
     # The middleware added last runs first: metrics wrap the faults, so they count injected responses.
+    if deviations.status or deviations.dropped_fields or deviations.foreign_error_format:
+        app.add_middleware(DeviationMiddleware, color="blue", deviations=deviations, base="")
     app.add_middleware(
         FaultMiddleware,
         color="blue",
@@ -220,15 +248,32 @@ def create_blue_app(settings: BackendSettings) -> FastAPI:
     return app
 
 
+def _hold_the_loop(seconds: float) -> None:
+    """What a synchronous bcrypt check inside an async handler does: nothing else runs meanwhile."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
 def _auth_routes(app: FastAPI, state: BackendState) -> None:
+    deviations = state.settings.faults.deviations
+
+    def user_json(user: User) -> dict[str, Any]:
+        body = user.to_blue_json()
+        if deviations.hash_in_user_replies:  # the real blue's defect, planted on request only
+            body["password"] = state.users.bcrypt_shaped_hash(user)
+        return body
+
     @app.post("/api/auth/admin/login")
     async def admin_login(body: AdminLoginBody) -> JSONResponse:
         user = state.users.get(body.username)
         if user is None or not role_allowed(user.role, ADMIN_ROLES) or not state.users.has_password(user):
             raise _fail(401, "User account not found or password not set")
+        if deviations.login_cpu_ms > 0:
+            _hold_the_loop(deviations.login_cpu_ms / 1000)
         if not state.users.check_password(user, body.password):
             raise _fail(401, "Password is incorrect")
-        return _json({"token": state.tokens.mint_blue(user), "user": user.to_blue_json()})
+        return _json({"token": state.tokens.mint_blue(user), "user": user_json(user)})
 
     @app.post("/api/auth/refresh")
     async def refresh(user: AnyUser) -> JSONResponse:
@@ -236,7 +281,7 @@ def _auth_routes(app: FastAPI, state: BackendState) -> None:
 
     @app.get("/api/auth/me")
     async def me(user: AnyUser) -> JSONResponse:
-        return _json(user.to_blue_json())
+        return _json(user_json(user))
 
 
 def _owned_chat(state: BackendState, chat_id: str, user: User) -> Chat:
@@ -269,6 +314,21 @@ def _chat_routes(app: FastAPI, state: BackendState) -> None:
         state.store.rename_chat(chat, body.name)
         return _json(chat.to_json())
 
+    @app.post("/api/chat/{chat_id}/pin")
+    async def pin(chat_id: str, body: PinBody, user: AnyUser) -> JSONResponse:
+        chat = _owned_chat(state, chat_id, user)
+        state.store.pin_chat(chat, body.isPinned)
+        return _json(chat.to_json())
+
+    @app.post("/api/chat/{chat_id}/clear-memory")
+    async def clear_memory(chat_id: str, user: AnyUser) -> JSONResponse:
+        state.store.clear_memory(_owned_chat(state, chat_id, user))
+        return _json({"message": "Chat memory cleared successfully"})
+
+    @app.get("/api/chat/memory/stats")
+    async def memory_stats(user: AdminUser) -> JSONResponse:
+        return _json(state.store.memory_stats())
+
 
 def _agent_routes(app: FastAPI, state: BackendState) -> None:
     store = state.store
@@ -295,6 +355,22 @@ def _agent_routes(app: FastAPI, state: BackendState) -> None:
     @app.get("/api/agents/templates")
     async def templates() -> JSONResponse:
         return _json(AGENT_TEMPLATES)
+
+    @app.post("/api/agents/from-template")
+    async def from_template(body: FromTemplateBody, claims: AnyRoleClaims) -> JSONResponse:
+        template = next((t for t in AGENT_TEMPLATES if t["id"] == body.templateId), None)
+        if template is None:
+            raise _fail(400, f"Template {body.templateId} not found")
+        fields = {
+            "name": template["name"],
+            "description": template["description"],
+            "systemPrompt": template["systemPrompt"],
+            "modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "collectionNames": template["recommendedCollections"],
+            "tags": template["tags"],
+            **body.model_dump(exclude={"templateId"}, exclude_none=True),
+        }
+        return _json(store.create_agent(claims["username"], fields).to_json())
 
     @app.get("/api/agents/{agent_id}")
     async def get_agent(agent_id: str, claims: AnyRoleClaims) -> JSONResponse:
@@ -401,6 +477,14 @@ def _collection_routes(app: FastAPI, state: BackendState) -> None:
     ) -> JSONResponse:
         chunks = store.chunks_of(readable(collection_id, user).id)[offset : offset + limit]
         return _json([{"id": c.id, "text": c.text, "metadata": c.metadata} for c in chunks])
+
+    @app.delete("/api/collections/{collection_id}/documents")
+    async def delete_documents(collection_id: str, body: DocumentIdsBody, user: AnyUser) -> JSONResponse:
+        if user.role == "Students":
+            raise _fail(403, "Not authorized to delete documents from this collection")
+        collection = writable(collection_id, user)
+        store.delete_chunks(collection.id, body.document_ids)
+        return _json({"message": f"{len(body.document_ids)} documents deleted successfully."})
 
     @app.post("/api/training/upload")
     async def training_upload(request: Request, user: AnyUser) -> JSONResponse:

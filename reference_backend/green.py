@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_backend.auth import ADMIN_ROLES, TokenError, roles_allowed
+from reference_backend.deviations import DeviationMiddleware, remove_routes
 from reference_backend.documents import GREEN_FORMATS
 from reference_backend.errors import nest_error
 from reference_backend.faults import FaultMiddleware
@@ -101,8 +102,13 @@ class Principal:
     """``req.user`` as green's JWT strategy builds it: straight from the claims."""
 
     user_id: str
-    username: str
-    roles: list[str]
+    username: str | None  # None: the token has no such claim (green's refreshed tokens)
+    roles: list[str] | None
+
+    @property
+    def name(self) -> str:
+        """The username as the services compare it (``undefined`` matches no owner)."""
+        return self.username or ""
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
@@ -143,11 +149,11 @@ async def _principal(request: Request) -> Principal:
         claims = _backend(request).tokens.verify(token.strip())
     except TokenError as exc:
         raise _fail(401, "Unauthorized") from exc
-    roles = claims.get("roles")
+    roles, username = claims.get("roles"), claims.get("username")
     return Principal(
         user_id=claims["sub"],
-        username=str(claims.get("username", "")),
-        roles=roles if isinstance(roles, list) else [],
+        username=username if isinstance(username, str) else None,
+        roles=roles if isinstance(roles, list) else None,
     )
 
 
@@ -225,6 +231,10 @@ def create_green_app(settings: BackendSettings) -> ASGIApp:
     _upload_admin_routes(router, state)
     rest.include_router(router)
 
+    deviations = settings.faults.deviations
+    remove_routes(rest.router.routes, deviations.missing_routes, base=settings.rest_base)
+    if deviations.status or deviations.dropped_fields or deviations.foreign_error_format:
+        rest.add_middleware(DeviationMiddleware, color="green", deviations=deviations, base=settings.rest_base)
     rest.add_middleware(
         FaultMiddleware,
         color="green",
@@ -264,6 +274,8 @@ def _error_handlers(rest: FastAPI) -> None:
 
 
 def _auth_routes(router: APIRouter, state: BackendState) -> None:
+    deviations = state.settings.faults.deviations
+
     @router.post("/auth/login", status_code=201)
     async def login(body: LoginBody) -> JSONResponse:
         user = state.users.get(body.username)
@@ -283,13 +295,14 @@ def _auth_routes(router: APIRouter, state: BackendState) -> None:
         user = state.refresh_tokens.consume(body.refreshToken)
         if user is None:
             return _created({"error": "Invalid refresh"})
-        return _created(
-            {"accessToken": state.tokens.mint_green(user), "refreshToken": state.refresh_tokens.issue(user)}
-        )
+        access = state.tokens.mint_green(user, claims=not deviations.refresh_without_claims)
+        return _created({"accessToken": access, "refreshToken": state.refresh_tokens.issue(user)})
 
     @router.get("/auth/me")
     async def me(principal: Authenticated) -> JSONResponse:
-        return _json({"userId": principal.user_id, "username": principal.username, "roles": principal.roles})
+        # req.user straight from the claims: a claim the token lacks is absent here too.
+        body = {"userId": principal.user_id, "username": principal.username, "roles": principal.roles}
+        return _json({k: v for k, v in body.items() if v is not None})
 
     @router.post("/auth/logout", status_code=201)
     async def logout(principal: Authenticated) -> JSONResponse:
@@ -314,17 +327,6 @@ def _chat_routes(router: APIRouter, state: BackendState, gateway: GreenGateway) 
     async def create_chat(body: ChatCreateBody, principal: Authenticated) -> JSONResponse:
         return _created(store.create_chat(principal.user_id, body.name, body.agentId).to_json())
 
-    @router.get("/chats/{chat_id}")
-    async def get_chat(chat_id: str, principal: Authenticated) -> JSONResponse:
-        """Not in the real green: an extension so the suite can time ``chat.get`` on both colors."""
-        return _json(find(chat_id).to_json())
-
-    @router.delete("/chats/{chat_id}")
-    async def delete_chat(chat_id: str, principal: Authenticated) -> JSONResponse:
-        """Not in the real green: an extension so the suite can time ``chat.delete`` on both colors."""
-        store.delete_chat(find(chat_id).id)
-        return _json({"message": "Chat deleted successfully"})
-
     @router.post("/chats/{chat_id}/messages", status_code=201)
     async def add_message(chat_id: str, body: ContentBody, principal: Authenticated) -> JSONResponse:
         chat = find(chat_id)
@@ -337,6 +339,15 @@ def _chat_routes(router: APIRouter, state: BackendState, gateway: GreenGateway) 
         store.add_message(chat, "user", body.content)
         gateway.start_chat_answer(chat)
         return _created({"status": "accepted", "channel": f"chat:{chat.id}"})
+
+    @router.delete("/chats/{chat_id}/clear-memory")
+    async def clear_memory(chat_id: str, principal: Authenticated) -> JSONResponse:
+        store.clear_memory(find(chat_id))
+        return _json({"status": "cleared"})
+
+    @router.get("/chats/{chat_id}/memory/stats")
+    async def memory_stats(chat_id: str, principal: Authenticated) -> JSONResponse:
+        return _json(store.memory_stats(find(chat_id)))
 
 
 def _agent_routes(router: APIRouter, state: BackendState, gateway: GreenGateway) -> None:
@@ -360,7 +371,7 @@ def _agent_routes(router: APIRouter, state: BackendState, gateway: GreenGateway)
     @router.post("/agents", status_code=201)
     async def create_agent(body: Annotated[dict[str, Any], Body()], principal: Authenticated) -> JSONResponse:
         try:
-            agent = store.create_agent(principal.username, fields_of(body, creating=True))
+            agent = store.create_agent(principal.name, fields_of(body, creating=True))
         except (TypeError, ValueError) as exc:
             raise _fail(400, f"Invalid agent: {exc}") from exc
         return _created(agent.to_json())
@@ -409,7 +420,7 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
     def find(collection_id: str, principal: Principal) -> Collection:
         collection = store.get_collection(collection_id) if is_object_id(collection_id) else None
         # green's req.user carries no department, so DEPARTMENT collections are the creator's only.
-        if collection is None or (collection.permission != "PUBLIC" and collection.created_by != principal.username):
+        if collection is None or (collection.permission != "PUBLIC" and collection.created_by != principal.name):
             raise _fail(404, "Collection not found")
         return collection
 
@@ -420,7 +431,7 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
 
     @router.get("/collections")
     async def list_collections(principal: Authenticated) -> JSONResponse:
-        return _json([c.to_json() for c in visible_collections(store, principal.username, None)])
+        return _json([c.to_json() for c in visible_collections(store, principal.name, None)])
 
     @router.get("/collections/public")
     async def public_collections() -> JSONResponse:
@@ -430,14 +441,10 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
     async def create_collection(body: CollectionCreateBody, principal: Authenticated) -> JSONResponse:
         check_name(body.name)
         try:
-            collection = store.create_collection(body.name, body.permission, principal.username, body.modelId)
+            collection = store.create_collection(body.name, body.permission, principal.name, body.modelId)
         except NameTakenError as exc:
             raise _fail(409, str(exc)) from exc
         return _created(collection.to_json())
-
-    @router.get("/collections/{collection_id}")
-    async def get_collection(collection_id: str, principal: Authenticated) -> JSONResponse:
-        return _json(find(collection_id, principal).to_json())
 
     @router.put("/collections/{collection_id}")
     async def update_collection(
@@ -486,6 +493,27 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
     ) -> JSONResponse:
         chunks = store.chunks_of(find(collection_id, principal).id)[:limit]
         return _json({"message": "Documents retrieved successfully", "data": [c.to_json() for c in chunks]})
+
+    @router.delete("/collections/{collection_id}/documents/{document_id}")
+    async def delete_document(collection_id: str, document_id: str, principal: Authenticated) -> JSONResponse:
+        collection = find(collection_id, principal)
+        if not store.delete_document(collection.id, document_id):
+            raise _fail(404, "Document not found")
+        return _json({"message": "Document deleted successfully"})
+
+    @router.get("/collections/{collection_id}/stats")
+    async def collection_stats(collection_id: str, principal: Authenticated) -> JSONResponse:
+        collection = find(collection_id, principal).to_json()
+        keys = ("id", "name", "permission", "createdBy", "department", "createdAt", "updatedAt")
+        return _json(
+            {
+                "message": "Collection statistics retrieved successfully",
+                "data": {
+                    "collection": {k: collection[k] for k in keys},
+                    "documents": store.document_stats(collection_id),
+                },
+            }
+        )
 
     @router.get("/collections/{collection_id}/search")
     async def search_collection(

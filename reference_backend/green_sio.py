@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,6 +24,8 @@ from reference_backend.state import BackendState
 from reference_backend.store import Agent, Chat, is_object_id, iso, new_id
 
 AUTH_FAILED = "Authentication failed"
+FORBIDDEN = "Forbidden resource"
+Handler = Callable[[str, Any], Awaitable[None]]
 MAX_MESSAGE_CHARS = 10_000
 
 
@@ -67,21 +70,62 @@ class GreenGateway:
         self.sio = sio
         self._snake = event_style == "snake"
         self.users: dict[str, SocketUser] = {}
+        self.handshake_tokens: dict[str, str] = {}
         self.streams: dict[str, AgentStream] = {}
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
+        # Every handler but ping sits behind JwtWsGuard in the real gateway: the handshake token is
+        # verified again and its user looked up on each event.
         handlers = {
             "ping": self._ping,
-            "join-room": self._join_room,
-            "leave-room": self._leave_room,
-            "send-message": self._send_message,
-            "typing-start": self._typing_start,
-            "typing-stop": self._typing_stop,
-            "subscribe-stream": self._subscribe_stream,
-            "unsubscribe-stream": self._unsubscribe_stream,
+            "join-room": self._guarded("join-room", self._join_room),
+            "leave-room": self._guarded("leave-room", self._leave_room),
+            "send-message": self._guarded("send-message", self._send_message),
+            "typing-start": self._guarded("typing-start", self._typing_start),
+            "typing-stop": self._guarded("typing-stop", self._typing_stop),
+            "subscribe-stream": self._guarded("subscribe-stream", self._subscribe_stream),
+            "unsubscribe-stream": self._guarded("unsubscribe-stream", self._unsubscribe_stream),
         }
+        missing = set(state.settings.faults.deviations.missing_events)
         for event, handler in handlers.items():
-            sio.on(self.name(event), handler)
+            if event not in missing and self.name(event) not in missing:  # a planted missing event
+                sio.on(self.name(event), self._without_ack(handler))
+
+    def _without_ack(self, handler: Handler) -> Callable[[str, Any], Awaitable[Any]]:
+        """Nest acknowledges nothing its handlers return as ``{event, data}`` or leave undefined,
+        and these handlers all do one or the other; python-socketio would acknowledge a call()
+        with an empty ACK unless told the event was not handled."""
+
+        async def no_ack(sid: str, data: Any = None) -> Any:
+            await handler(sid, data)
+            return self.sio.not_handled
+
+        return no_ack
+
+    def _guarded(self, event: str, handler: Handler) -> Handler:
+        async def guarded(sid: str, data: Any = None) -> None:
+            if not self._guard_passes(sid):
+                # Nest's WsExceptionsHandler: the refusal comes back as an `exception` event.
+                refusal = {
+                    "status": "error",
+                    "message": FORBIDDEN,
+                    "cause": {"pattern": self.name(event), "data": data},
+                }
+                await self.sio.emit("exception", refusal, to=sid)
+                return
+            await handler(sid, data)
+
+        return guarded
+
+    def _guard_passes(self, sid: str) -> bool:
+        token = self.handshake_tokens.get(sid)
+        if token is None:
+            return False
+        try:
+            claims = self.state.tokens.verify(token)
+        except TokenError:
+            return False
+        return self.state.users.resolve(claims["sub"], claims.get("username")) is not None
 
     def name(self, event: str) -> str:
         return event.replace("-", "_") if self._snake else event
@@ -112,6 +156,7 @@ class GreenGateway:
             self.state.metrics.injected_faults.labels("connect_refused").inc()
             raise socketio.exceptions.ConnectionRefusedError(CONNECT_REFUSED)
         self.users[sid] = SocketUser(user.id, user.username)
+        self.handshake_tokens[sid] = token
         await self.sio.enter_room(sid, f"user:{user.id}")
         self.state.metrics.realtime_connections.inc()
         # Events emitted inside the connect handler would precede the CONNECT packet and be dropped
@@ -126,15 +171,15 @@ class GreenGateway:
         )
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        self.handshake_tokens.pop(sid, None)
         if self.users.pop(sid, None) is not None:
             self.state.metrics.realtime_connections.dec()
 
     # -- events -------------------------------------------------------------------------------
 
-    async def _ping(self, sid: str, data: Any = None) -> str:
-        reply = f"Pong: {data}"
-        await self.emit("pong", reply, to=sid)
-        return reply  # also the acknowledgement, so a client can call() it and time the round trip
+    async def _ping(self, sid: str, data: Any = None) -> None:
+        # The real handler returns {event: "pong", data}: Nest emits it as an event, never as an ack.
+        await self.emit("pong", f"Pong: {data}", to=sid)
 
     async def _room_event(self, sid: str, data: Any) -> tuple[SocketUser, str] | None:
         user = self.users.get(sid)

@@ -112,6 +112,33 @@ GREEN_RATE_LIMITS: tuple[RateLimitRule, ...] = (
 )
 
 
+class Deviations(_Frozen):
+    """Differences from CONTRACT.md planted on purpose, so that the compatibility probe and the
+    preflight can be shown to name each kind. The defaults plant none: the reference backend then
+    speaks its color's contract exactly, no route more, no route less.
+
+    Routes are written ``"METHOD /path"`` as the app declares them, green's relative to its REST
+    base (``"POST /chats/{chat_id}/ask"``), blue's in full (``"POST /api/chat/{chat_id}/pin"``).
+    """
+
+    missing_routes: tuple[str, ...] = ()  # answered as a route the app does not have (404/405)
+    # Real-time messages the server does not handle: green events with no handler (unanswered),
+    # blue frame types treated as unknown (a first frame of that type is closed with 1007).
+    missing_events: tuple[str, ...] = ()
+    dropped_fields: tuple[str, ...] = ()  # "METHOD /path key.sub" removed from that route's JSON replies
+    status: dict[str, int] = Field(default_factory=dict)  # "METHOD /path" -> status of its successes
+    foreign_error_format: bool = False  # error bodies in the other color's format
+    # The two real defects CONTRACT.md names, planted only on request:
+    hash_in_user_replies: bool = False  # blue: the login reply and /auth/me carry the password hash
+    refresh_without_claims: bool = False  # green: the refreshed access token carries only `sub`
+    # blue checks bcrypt synchronously in its async login handler: every login holds the event loop.
+    login_cpu_ms: float = Field(default=0.0, ge=0, le=10_000)
+
+    @property
+    def any(self) -> bool:
+        return self != Deviations()
+
+
 class FaultSettings(_Frozen):
     """Faults the suite must catch. The defaults plant none.
 
@@ -134,6 +161,7 @@ class FaultSettings(_Frozen):
     cpu_burn_ms_per_request: float = Field(default=0.0, ge=0, le=10_000)
     connect_failure_rate: float = Field(default=0.0, ge=0, le=1)  # real-time connections refused
     paths: tuple[str, ...] = ()
+    deviations: Deviations = Deviations()  # differences from the contract (see ``Deviations``)
     # Seed of the faults' random stream (None: the backend's seed, or random). With a seed, the n-th
     # faulted request or connection always gets the same decision: tests can count on it.
     seed: int | None = None
@@ -194,7 +222,7 @@ class BackendSettings(_Frozen):
     llm: LlmSettings = LlmSettings()
     faults: FaultSettings = FaultSettings()
     limits: StorageLimits = StorageLimits()
-    upload_max_bytes: int | None = Field(default=None, ge=1)  # None: 5 MB (blue), 10 MB (green)
+    upload_max_bytes: int | None = Field(default=None, ge=1)  # None: 10 MB
     document_max_bytes: int = Field(default=10 * MB, ge=1)
     gc_freeze_interval_s: float = Field(default=10.0, ge=0)  # 0 disables the periodic gc.freeze()
     seed: int | None = None
@@ -215,7 +243,7 @@ class BackendSettings(_Frozen):
     def upload_limit_bytes(self) -> int:
         if self.upload_max_bytes is not None:
             return self.upload_max_bytes
-        return 5 * MB if self.color == "blue" else 10 * MB
+        return 10 * MB  # both colors (blue's was 5 MB only in builds before July 2025)
 
     def with_secrets_from(self, environ: Mapping[str, str]) -> BackendSettings:
         """Fill the JWT secret and the pool password from the environment; a secret left empty is

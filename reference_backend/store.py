@@ -80,6 +80,9 @@ class Chat:
     updated_at: float
     messages: list[Message] = field(default_factory=list)
     is_pinned: bool = False
+    # The conversation memory the model is given (the real backends keep it in Redis): the messages
+    # since the last clear, counted here rather than copied.
+    memory_messages: int = 0
 
     def to_json(self) -> dict[str, Any]:
         # Both id spellings: FastAPI serialises by alias (``_id``) in some builds and by field name
@@ -309,6 +312,20 @@ class Store:
         chat.name = name
         chat.updated_at = self._clock()
 
+    def pin_chat(self, chat: Chat, pinned: bool) -> None:
+        chat.is_pinned = pinned
+        chat.updated_at = self._clock()
+
+    def clear_memory(self, chat: Chat) -> None:
+        chat.memory_messages = 0
+
+    def memory_stats(self, chat: Chat | None = None) -> dict[str, Any]:
+        """One chat's memory, or (``None``) the whole store's, as the stats routes report it."""
+        if chat is not None:
+            return {"chatId": chat.id, "messageCount": chat.memory_messages, "hasMemory": chat.memory_messages > 0}
+        remembering = [c.memory_messages for c in self._chats.values() if c.memory_messages]
+        return {"total_sessions": len(remembering), "total_messages": sum(remembering)}
+
     def add_message(
         self,
         chat: Chat,
@@ -319,6 +336,7 @@ class Store:
         now = self._clock()
         message = Message(id=new_id(), role=role, content=content, timestamp=now, images=images or [])
         chat.messages.append(message)
+        chat.memory_messages = min(chat.memory_messages + 1, self.limits.max_messages_per_chat)
         overflow = len(chat.messages) - self.limits.max_messages_per_chat
         if overflow > 0:
             del chat.messages[:overflow]
@@ -455,6 +473,39 @@ class Store:
             _, chunk = self._chunks.popitem(last=False)
             self._chunks_by_collection.get(chunk.collection_id, OrderedDict()).pop(chunk.id, None)
         return document
+
+    def delete_chunks(self, collection_id: str, chunk_ids: list[str]) -> int:
+        """blue deletes by the ids its documents route lists (chunk ids); returns how many went."""
+        owned = self._chunks_by_collection.get(collection_id, OrderedDict())
+        gone = 0
+        for chunk_id in chunk_ids:
+            if chunk_id in owned:
+                del owned[chunk_id]
+                gone += self._chunks.pop(chunk_id, None) is not None
+        return gone
+
+    def delete_document(self, collection_id: str, document_id: str) -> bool:
+        """green deletes a whole document (all its chunks) by its id."""
+        document = self._documents.get(document_id)
+        if document is None or document.collection_id != collection_id:
+            return False
+        del self._documents[document_id]
+        owned = self._chunks_by_collection.get(collection_id, OrderedDict())
+        for chunk_id in [c for c in owned if c.startswith(document_id + "_")]:
+            del owned[chunk_id]
+            self._chunks.pop(chunk_id, None)
+        return True
+
+    def document_stats(self, collection_id: str) -> dict[str, Any]:
+        documents = [d for d in self._documents.values() if d.collection_id == collection_id]
+        chunks = self.chunks_of(collection_id)
+        types = sorted({d.filename.rsplit(".", 1)[-1].lower() for d in documents if "." in d.filename})
+        return {
+            "totalDocuments": len(documents),
+            "totalChunks": len(chunks),
+            "averageChunkSize": round(sum(len(c.text) for c in chunks) / len(chunks)) if chunks else 0,
+            "uniqueFileTypes": types,
+        }
 
     def chunks_of(self, collection_id: str) -> list[Chunk]:
         ids = self._chunks_by_collection.get(collection_id, {})

@@ -127,7 +127,7 @@ def test_blue_creates_chats_over_the_socket() -> None:
 @pytest.mark.parametrize("style", ["kebab", "snake"])
 def test_green_events_follow_the_style(style: str) -> None:
     green = dialect_for("green", DialectOptions(event_style=style))
-    join = green.open_chat("c1")
+    join = green.open_chat("c1", first=True)
     expected = "join-room" if style == "kebab" else "join_room"
     assert join.send == SioEvent(expected, {"chatId": "c1"}) and join.until is Joined
     joined = "joined-room" if style == "kebab" else "joined_room"

@@ -47,6 +47,7 @@ class Judgement(Generic[T]):
     value: T | None = None
     reason: str = ""
     status: int | None = None  # the HTTP status, when the answer was HTTP and not a success
+    retry_after_s: float | None = None  # a 429's Retry-After, when the server sent one
 
     @property
     def ok(self) -> bool:
@@ -57,7 +58,7 @@ class Judgement(Generic[T]):
         return self.status == 404
 
     def drop_value(self) -> Judgement[None]:
-        return Judgement(self.outcome, None, self.reason, self.status)
+        return Judgement(self.outcome, None, self.reason, self.status, self.retry_after_s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +230,15 @@ class StreamFailed(StreamEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class Refused(StreamFailed):
+    """The server refused a real-time call and said why (green: Nest's ``exception`` event from a
+    guard, e.g. "Forbidden resource" once the handshake token has expired). ``event`` is the call
+    it refused, when the server names it."""
+
+    event: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Pong(StreamEvent):
     """``token`` echoes the ping's payload where the protocol allows it (green), so the round trip
     is correlated; blue's raw ``pong`` frame carries none."""
@@ -258,13 +268,23 @@ class RoomMessage(StreamEvent):
 
 
 class Dialect(Protocol):
-    """What a color speaks. Blue and green implement it; user classes never branch on the color."""
+    """What a color speaks. Blue and green implement it; user classes never branch on the color.
+
+    A step a color has no route or event for is ``None``: the client then sends nothing and
+    records nothing (CONTRACT.md: green has no ``GET chats/{id}``, blue no search route, ...).
+    """
 
     color: str
     realtime_kind: Kind
     # The event that says a fresh real-time connection is ready (green: `connected`); None: the
     # open socket is ready (blue).
     ready_event: type[StreamEvent] | None
+    # blue: a socket's first frame must open a chat (join_room, create_room); anything else, a
+    # ping included, is refused with close code 1007. The client sends nothing else before it.
+    opening_required: bool
+    # green: every guarded event re-verifies the handshake token, so a socket opened with a token
+    # that has since been refreshed is refused once the old token expires: reopen it after refresh.
+    reopen_after_refresh: bool
 
     # auth
     def login(self, credentials: Credentials) -> HttpRequest: ...
@@ -274,6 +294,9 @@ class Dialect(Protocol):
     def me(self) -> HttpRequest: ...
     def read_me(self, reply: HttpReply) -> Judgement[str]: ...
     def auth_headers(self, session: AuthSession) -> dict[str, str]: ...
+    def token_problem(self, session: AuthSession) -> str | None:
+        """Why this session's token cannot work on this color (claims it lacks), or ``None``."""
+        ...
 
     default_token_ttl_s: int
 
@@ -282,13 +305,16 @@ class Dialect(Protocol):
     # chat
     def chat_history(self) -> HttpRequest: ...
     def read_chat_history(self, reply: HttpReply) -> Judgement[list[ChatRef]]: ...
-    def get_chat(self, chat_id: str) -> HttpRequest: ...
+    def get_chat(self, chat_id: str) -> HttpRequest | None: ...
     def read_chat(self, reply: HttpReply) -> Judgement[ChatRef]: ...
     def create_chat(self, name: str) -> Step: ...
     def read_created_chat(self, result: HttpReply | StreamEvent) -> Judgement[ChatRef]: ...
-    def delete_chat(self, chat_id: str) -> HttpRequest: ...
+    def delete_chat(self, chat_id: str) -> HttpRequest | None: ...
     def read_deleted(self, reply: HttpReply) -> Judgement[None]: ...
-    def open_chat(self, chat_id: str) -> Exchange | None: ...
+    def open_chat(self, chat_id: str, *, first: bool) -> Exchange | None:
+        """Put the socket on a chat; ``first``: nothing has been sent on this socket yet."""
+        ...
+
     def ask(self, chat_id: str, text: str) -> Step: ...
     def read_ask(self, reply: HttpReply) -> Judgement[None]: ...
 
@@ -297,9 +323,10 @@ class Dialect(Protocol):
     def ping(self, token: str) -> Exchange: ...
     def decode(self, incoming: Incoming) -> StreamEvent | None: ...
 
-    # fan-out (the connection swarm): a room several connections join, and a message relayed to it
+    # fan-out (the connection swarm): a room several connections join, and a message relayed to
+    # it; None where the color relays no user message to a room (blue)
     def room_create(self, name: str) -> Exchange | None: ...
-    def room_send(self, chat_id: str, text: str) -> Exchange: ...
+    def room_send(self, chat_id: str, text: str) -> Exchange | None: ...
 
     # health
     def health(self) -> HttpRequest: ...
@@ -308,6 +335,24 @@ class Dialect(Protocol):
     # chats (housekeeping); None: this color has no such route
     def rename_chat(self, chat_id: str, name: str) -> HttpRequest | None: ...
     def read_renamed(self, reply: HttpReply) -> Judgement[None]: ...
+    def pin_chat(self, chat_id: str, pinned: bool) -> HttpRequest | None: ...
+    def clear_memory(self, chat_id: str) -> HttpRequest: ...
+    def memory_stats(self, chat_id: str) -> HttpRequest | None:
+        """One chat's conversation memory (green); ``None`` where there is no such route (blue)."""
+        ...
+
+    def admin_memory_stats(self) -> HttpRequest | None:
+        """Every chat's memory, for admins (blue); ``None`` where there is no such route (green)."""
+        ...
+
+    def role_allows(self, name: str, role: str) -> bool:
+        """Whether an account of ``role`` may call the step named ``name`` at all (a refusal by
+        design is not a measurement: blue forbids Students to delete collections, say)."""
+        ...
+
+    def read_json(self, reply: HttpReply) -> Judgement[None]:
+        """Any JSON document with a success status (routes whose body the client does not use)."""
+        ...
 
     # uploads and knowledge collections
     upload_limit_bytes: int
@@ -323,17 +368,28 @@ class Dialect(Protocol):
     def add_document(self, collection: CollectionRef, upload: Upload) -> HttpRequest: ...
     def read_document(self, reply: HttpReply, *, over_limit: bool) -> Judgement[int]: ...
     def list_documents(self, collection: CollectionRef) -> HttpRequest: ...
-    def read_documents(self, reply: HttpReply) -> Judgement[int]: ...
+    def read_documents(self, reply: HttpReply) -> Judgement[list[str]]:
+        """The ids ``delete_documents`` takes (blue: chunk ids; green: document ids)."""
+        ...
+
+    def delete_documents(self, collection: CollectionRef, ids: list[str]) -> HttpRequest: ...
     def search(self, collection: CollectionRef, query: str) -> HttpRequest | None: ...
     def read_search(self, reply: HttpReply) -> Judgement[int]: ...
+    def collection_stats(self, collection: CollectionRef) -> HttpRequest | None: ...
+    def update_collection(self, collection: CollectionRef, permission: str) -> HttpRequest: ...
+    def delete_collection(self, collection: CollectionRef) -> HttpRequest: ...
+    def read_collection_deleted(self, reply: HttpReply) -> Judgement[None]: ...
 
     # agents
     def list_agents(self) -> HttpRequest: ...
     def read_agents(self, reply: HttpReply) -> Judgement[list[AgentRef]]: ...
     def agent_templates(self) -> HttpRequest | None: ...
-    def read_templates(self, reply: HttpReply) -> Judgement[int]: ...
+    def read_templates(self, reply: HttpReply) -> Judgement[list[str]]: ...
     def create_agent(self, name: str) -> HttpRequest: ...
     def read_agent(self, reply: HttpReply) -> Judgement[AgentRef]: ...
+    def get_agent(self, agent_id: str) -> HttpRequest: ...
+    def agent_from_template(self, template_id: str, name: str) -> HttpRequest | None: ...
+    def rate_agent(self, agent_id: str, rating: int) -> HttpRequest | None: ...
     def update_agent(self, agent_id: str, description: str) -> HttpRequest: ...
     def delete_agent(self, agent_id: str) -> HttpRequest: ...
     def read_agent_deleted(self, reply: HttpReply) -> Judgement[None]: ...
@@ -360,6 +416,28 @@ def _short(value: object, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MAX_RETRY_AFTER_S = 24 * 3600.0  # a Retry-After beyond a day is read as a day
+
+
+def retry_after_s(reply: HttpReply) -> float | None:
+    """Seconds from a ``Retry-After`` header (its delta-seconds form); ``None`` when there is none."""
+    value = reply.headers.get("retry-after", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else None
+
+
+def rate_limited(reply: HttpReply) -> Judgement[Any]:
+    wait = retry_after_s(reply)
+    limit = reply.headers.get("x-ratelimit-limit", "")
+    window = reply.headers.get("x-ratelimit-window", "")
+    detail = f" (limit {limit} per {window} s)" if limit and window else ""
+    after = f", Retry-After {wait:g} s" if wait is not None else ""
+    return Judgement(Outcome.RATE_LIMITED, reason=f"429 rate limited{detail}{after}", status=429, retry_after_s=wait)
+
+
 def judge_status(reply: HttpReply, *, ok: tuple[int, ...]) -> Judgement[Any]:
     """Classify by status and require a JSON body; the caller checks the body's shape.
 
@@ -367,7 +445,7 @@ def judge_status(reply: HttpReply, *, ok: tuple[int, ...]) -> Judgement[Any]:
     JSON without an ``error`` key; otherwise a failure with a reason.
     """
     if reply.status == 429:
-        return Judgement(Outcome.RATE_LIMITED, reason="429 rate limited")
+        return rate_limited(reply)
     body = reply.json()
     if reply.status not in ok:
         detail = ""
@@ -421,10 +499,23 @@ def judge_refusal(reply: HttpReply, *, refused: tuple[int, ...]) -> Judgement[An
     if reply.status in refused:
         return Judgement(Outcome.REFUSED, reason=f"HTTP {reply.status} as expected for a file over the limit")
     if reply.status == 429:
-        return Judgement(Outcome.RATE_LIMITED, reason="429 rate limited")
+        return rate_limited(reply)
     if 200 <= reply.status < 300:
         return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status}: a file over the limit was accepted")
     return Judgement(Outcome.ERROR, reason=f"HTTP {reply.status} instead of {'/'.join(map(str, refused))}")
+
+
+def json_document(body: Any) -> Any:
+    """The body when it is a JSON object or array (``None`` otherwise)."""
+    return body if isinstance(body, list | dict) else None
+
+
+def ids_in(items: Any, key: str) -> list[str] | None:
+    """The distinct, non-empty ``key`` values of a list of objects, in order (``None``: not a list)."""
+    if not isinstance(items, list):
+        return None
+    found = (str(item[key]) for item in items if isinstance(item, dict) and item.get(key) not in (None, ""))
+    return list(dict.fromkeys(found))
 
 
 def count_of(body: Any, *keys: str) -> int | None:

@@ -19,12 +19,12 @@ from loadtests.dialects.base import (
     HttpReply,
     HttpRequest,
     Incoming,
+    Joined,
     Judgement,
     Outcome,
     Pong,
     RealtimeEndpoint,
     RoomCreated,
-    RoomMessage,
     StreamEvent,
     StreamFailed,
     Upload,
@@ -36,13 +36,17 @@ from loadtests.dialects.base import (
     chat_ref,
     collection_list,
     collection_ref,
-    count_of,
     field_of,
+    ids_in,
+    json_document,
     judge,
     judge_refusal,
 )
-from loadtests.dialects.jwt_claims import token_expiry
+from loadtests.dialects.jwt_claims import missing_claims, token_expiry
 from loadtests.dialects.options import DialectOptions
+
+# Routes blue refuses to Students by design (CONTRACT.md, research: collection.py, chat.py).
+_NOT_FOR_STUDENTS = frozenset({"collection.delete", "collection.document_delete", "admin.memory_stats"})
 
 
 def _frame(payload: dict[str, Any]) -> WsText:
@@ -53,6 +57,8 @@ class BlueDialect:
     color = "blue"
     realtime_kind = "ws"
     ready_event = None
+    opening_required = True
+    reopen_after_refresh = False  # the token is checked once, at the handshake
 
     def __init__(self, options: DialectOptions | None = None) -> None:
         self.options = options or DialectOptions()
@@ -95,6 +101,10 @@ class BlueDialect:
     def auth_headers(self, session: AuthSession) -> dict[str, str]:
         return {"Authorization": f"Bearer {session.access_token}"}
 
+    def token_problem(self, session: AuthSession) -> str | None:
+        missing = missing_claims(session.access_token, ("sub", "username", "nameID", "role"))
+        return f"the access token has no {', '.join(missing)} claim" if missing else None
+
     # -- chat ---------------------------------------------------------------------------------
     def chat_history(self) -> HttpRequest:
         return HttpRequest("chat.history", "GET", "/api/chat/history")
@@ -126,9 +136,12 @@ class BlueDialect:
     def read_deleted(self, reply: HttpReply) -> Judgement[None]:
         return judge(reply, ok=(200, 204), extract=lambda body: True, what="").drop_value()
 
-    def open_chat(self, chat_id: str) -> Exchange:
-        # The real frontend sends join_room when it opens a chat; the server sends no ack.
-        return Exchange(_frame({"type": "join_room", "chatId": chat_id}), name="chat.join")
+    def open_chat(self, chat_id: str, *, first: bool) -> Exchange | None:
+        # join_room is answered (room_joined) only as a socket's first frame and ignored after it;
+        # a socket already open moves to another chat with the next message, which names the chat.
+        if not first:
+            return None
+        return Exchange(_frame({"type": "join_room", "chatId": chat_id}), until=Joined, name="chat.join")
 
     def ask(self, chat_id: str, text: str) -> Exchange:
         agent = self.options.agent_id
@@ -165,22 +178,20 @@ class BlueDialect:
             return Accepted(str(data.get("chatId", "")) if isinstance(data, dict) else "")
         if kind == "room_created" and isinstance(data, dict):
             return RoomCreated(str(data.get("chatId", "")))
+        if kind == "room_joined" and isinstance(data, dict):
+            return Joined(str(data.get("chatId", "")))
         if kind == "error":
             return StreamFailed(str(data)[:200])
-        if kind == "user_message" and isinstance(data, dict):
-            return RoomMessage(str(data.get("text", "")), str(data.get("chatId", "")))
         return None  # tool_* frames and unknown types carry no timing point
 
     # -- fan-out ------------------------------------------------------------------------------
-    def room_create(self, name: str) -> Exchange:
-        # A blue chat belongs to its creator and only the owner may post to it; create_room also
-        # registers the creating socket on the chat.
-        frame = _frame({"type": "create_room", "name": name, "agent_id": self.options.agent_id})
-        return Exchange(frame, until=RoomCreated, name="swarm.room")
+    def room_create(self, name: str) -> None:
+        return None  # a blue chat belongs to one user: other users' sockets are refused (1008)
 
-    def room_send(self, chat_id: str, text: str) -> Exchange:
-        # The chat's other sockets get the text as a `user_message` frame (then the answer streams).
-        return self.ask(chat_id, text)
+    def room_send(self, chat_id: str, text: str) -> None:
+        # The server never relays a user's message: a chat's other sockets see only the streamed
+        # answer (CONTRACT.md), so there is no fan-out of a message to time on blue.
+        return None
 
     # -- chat housekeeping ---------------------------------------------------------------------
     def rename_chat(self, chat_id: str, name: str) -> HttpRequest:
@@ -189,12 +200,30 @@ class BlueDialect:
     def read_renamed(self, reply: HttpReply) -> Judgement[None]:
         return judge(reply, ok=(200,), extract=chat_ref, what="chat id").drop_value()
 
+    def pin_chat(self, chat_id: str, pinned: bool) -> HttpRequest:
+        return HttpRequest("chat.pin", "POST", f"/api/chat/{chat_id}/pin", json={"isPinned": pinned})
+
+    def clear_memory(self, chat_id: str) -> HttpRequest:
+        return HttpRequest("chat.clear_memory", "POST", f"/api/chat/{chat_id}/clear-memory")
+
+    def memory_stats(self, chat_id: str) -> None:
+        return None  # blue's memory stats cover every chat, for admins: `admin_memory_stats`
+
+    def admin_memory_stats(self) -> HttpRequest:
+        return HttpRequest("admin.memory_stats", "GET", "/api/chat/memory/stats")
+
+    def role_allows(self, name: str, role: str) -> bool:
+        return role != "Students" or name not in _NOT_FOR_STUDENTS
+
+    def read_json(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200, 201, 204), extract=json_document, what="JSON document").drop_value()
+
     # -- uploads and collections -----------------------------------------------------------------
     document_formats = ("txt", "csv", "pdf", "docx")
 
     @property
     def upload_limit_bytes(self) -> int:
-        return self.options.upload_limit_bytes or 5 * MB
+        return self.options.upload_limit_bytes or 10 * MB  # 5 MB only in builds before July 2025
 
     @property
     def document_limit_bytes(self) -> int | None:
@@ -235,14 +264,31 @@ class BlueDialect:
         path = f"/api/collections/{collection.collection_id}/documents"
         return HttpRequest("collection.documents", "GET", path, params={"limit": "20", "offset": "0"})
 
-    def read_documents(self, reply: HttpReply) -> Judgement[int]:
-        return judge(reply, ok=(200,), extract=count_of, what="document list")
+    def read_documents(self, reply: HttpReply) -> Judgement[list[str]]:
+        return judge(reply, ok=(200,), extract=lambda body: ids_in(body, "id"), what="document list")
+
+    def delete_documents(self, collection: CollectionRef, ids: list[str]) -> HttpRequest:
+        path = f"/api/collections/{collection.collection_id}/documents"
+        return HttpRequest("collection.document_delete", "DELETE", path, json={"document_ids": ids})
 
     def search(self, collection: CollectionRef, query: str) -> None:
         return None  # blue has no search route: retrieval happens inside a chat turn
 
     def read_search(self, reply: HttpReply) -> Judgement[int]:
         raise TypeError("blue has no search route")
+
+    def collection_stats(self, collection: CollectionRef) -> None:
+        return None  # blue has no per-collection stats route
+
+    def update_collection(self, collection: CollectionRef, permission: str) -> HttpRequest:
+        path = f"/api/collections/{collection.collection_id}"
+        return HttpRequest("collection.update", "PUT", path, json={"permission": permission})
+
+    def delete_collection(self, collection: CollectionRef) -> HttpRequest:
+        return HttpRequest("collection.delete", "DELETE", f"/api/collections/{collection.collection_id}")
+
+    def read_collection_deleted(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200, 204), extract=lambda body: True, what="").drop_value()
 
     # -- agents ---------------------------------------------------------------------------------
     def list_agents(self) -> HttpRequest:
@@ -254,14 +300,24 @@ class BlueDialect:
     def agent_templates(self) -> HttpRequest:
         return HttpRequest("agent.templates", "GET", "/api/agents/templates")
 
-    def read_templates(self, reply: HttpReply) -> Judgement[int]:
-        return judge(reply, ok=(200,), extract=count_of, what="template list")
+    def read_templates(self, reply: HttpReply) -> Judgement[list[str]]:
+        return judge(reply, ok=(200,), extract=lambda body: ids_in(body, "id"), what="template list")
 
     def create_agent(self, name: str) -> HttpRequest:
         return HttpRequest("agent.create", "POST", "/api/agents/", json=agent_body(name))
 
     def read_agent(self, reply: HttpReply) -> Judgement[AgentRef]:
         return judge(reply, ok=(200, 201), extract=agent_ref, what="agent id")
+
+    def get_agent(self, agent_id: str) -> HttpRequest:
+        return HttpRequest("agent.get", "GET", f"/api/agents/{agent_id}")
+
+    def agent_from_template(self, template_id: str, name: str) -> HttpRequest:
+        body = {"templateId": template_id, "name": name}
+        return HttpRequest("agent.from_template", "POST", "/api/agents/from-template", json=body)
+
+    def rate_agent(self, agent_id: str, rating: int) -> HttpRequest:
+        return HttpRequest("agent.rate", "POST", f"/api/agents/{agent_id}/rate", params={"rating": str(rating)})
 
     def update_agent(self, agent_id: str, description: str) -> HttpRequest:
         return HttpRequest("agent.update", "PUT", f"/api/agents/{agent_id}", json={"description": description})
@@ -304,9 +360,7 @@ class BlueDialect:
         return HttpRequest("stats.range", "GET", "/api/stats/stats", params=params)
 
     def read_admin(self, reply: HttpReply) -> Judgement[None]:
-        return judge(
-            reply, ok=(200,), extract=lambda body: body if isinstance(body, list | dict) else None, what="JSON document"
-        ).drop_value()
+        return judge(reply, ok=(200,), extract=json_document, what="JSON document").drop_value()
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:

@@ -27,6 +27,7 @@ from loadtests.dialects.base import (
     Outcome,
     Pong,
     RealtimeEndpoint,
+    Refused,
     RoomMessage,
     SioEvent,
     StreamEvent,
@@ -42,10 +43,12 @@ from loadtests.dialects.base import (
     collection_ref,
     count_of,
     field_of,
+    ids_in,
+    json_document,
     judge,
     judge_refusal,
 )
-from loadtests.dialects.jwt_claims import token_expiry
+from loadtests.dialects.jwt_claims import missing_claims, token_expiry
 from loadtests.dialects.options import DialectOptions
 
 
@@ -53,6 +56,8 @@ class GreenDialect:
     color = "green"
     realtime_kind = "sio"
     ready_event = Connected
+    opening_required = False
+    reopen_after_refresh = True  # JwtWsGuard verifies the handshake token on every guarded event
 
     def __init__(self, options: DialectOptions | None = None) -> None:
         self.options = options or DialectOptions()
@@ -111,6 +116,15 @@ class GreenDialect:
     def auth_headers(self, session: AuthSession) -> dict[str, str]:
         return {"Authorization": f"Bearer {session.access_token}"}
 
+    def token_problem(self, session: AuthSession) -> str | None:
+        # The Socket.IO handshake looks the user up by `username`; role guards read `roles`. The
+        # real green's auth.refresh issues access tokens with `sub` alone (CONTRACT.md).
+        missing = missing_claims(session.access_token, ("sub", "username", "roles"))
+        if not missing:
+            return None
+        names = " and ".join(f"`{name}`" for name in missing)
+        return f"the access token carries no {names} claim (green's auth.refresh issues tokens with `sub` only)"
+
     # -- chat ---------------------------------------------------------------------------------
     def chat_history(self) -> HttpRequest:
         return HttpRequest("chat.history", "GET", self._path("chats"))
@@ -118,11 +132,11 @@ class GreenDialect:
     def read_chat_history(self, reply: HttpReply) -> Judgement[list[ChatRef]]:
         return judge(reply, ok=(200,), extract=chat_list, what="chat list")
 
-    def get_chat(self, chat_id: str) -> HttpRequest:
-        return HttpRequest("chat.get", "GET", self._path(f"chats/{chat_id}"))
+    def get_chat(self, chat_id: str) -> None:
+        return None  # green has no GET chats/{id}: a client that needs one chat reads the list
 
     def read_chat(self, reply: HttpReply) -> Judgement[ChatRef]:
-        return judge(reply, ok=(200,), extract=chat_ref, what="chat _id")
+        raise TypeError("green has no route that reads one chat")
 
     def create_chat(self, name: str) -> HttpRequest:
         return HttpRequest("chat.create", "POST", self._path("chats"), json={"name": name})
@@ -132,13 +146,13 @@ class GreenDialect:
             return Judgement(Outcome.ERROR, reason="green creates chats over REST")
         return judge(result, ok=(200, 201), extract=chat_ref, what="chat _id")
 
-    def delete_chat(self, chat_id: str) -> HttpRequest:
-        return HttpRequest("chat.delete", "DELETE", self._path(f"chats/{chat_id}"))
+    def delete_chat(self, chat_id: str) -> None:
+        return None  # green has no DELETE chats/{id}
 
     def read_deleted(self, reply: HttpReply) -> Judgement[None]:
-        return judge(reply, ok=(200, 204), extract=lambda body: True, what="").drop_value()
+        raise TypeError("green has no route that deletes a chat")
 
-    def open_chat(self, chat_id: str) -> Exchange:
+    def open_chat(self, chat_id: str, *, first: bool) -> Exchange:
         # The answer streams to room chat:<id>; joining it before asking is what the client must do.
         join = SioEvent(self.options.event("join-room"), {"chatId": chat_id})
         return Exchange(join, until=Joined, name="chat.join")
@@ -196,6 +210,12 @@ class GreenDialect:
             return RoomMessage(str(data.get("content", "")), str(data.get("chatId", "")))
         if event == "connected":
             return Connected(str(data.get("userId", "")) if isinstance(data, dict) else "")
+        if event == "exception":
+            # Nest's refusal of a guarded handler: {status: "error", message, cause?: {pattern, data}}
+            message = data.get("message") if isinstance(data, dict) else data
+            cause = data.get("cause") if isinstance(data, dict) else None
+            pattern = cause.get("pattern") if isinstance(cause, dict) else None
+            return Refused(str(message or "refused")[:200], str(pattern or "")[:100])
         if event == "error":
             message = data.get("message") if isinstance(data, dict) else data
             return StreamFailed(str(message)[:200])
@@ -218,6 +238,24 @@ class GreenDialect:
 
     def read_renamed(self, reply: HttpReply) -> Judgement[None]:
         raise TypeError("green has no rename route")
+
+    def pin_chat(self, chat_id: str, pinned: bool) -> None:
+        return None  # green has no pin route
+
+    def clear_memory(self, chat_id: str) -> HttpRequest:
+        return HttpRequest("chat.clear_memory", "DELETE", self._path(f"chats/{chat_id}/clear-memory"))
+
+    def memory_stats(self, chat_id: str) -> HttpRequest:
+        return HttpRequest("chat.memory_stats", "GET", self._path(f"chats/{chat_id}/memory/stats"))
+
+    def admin_memory_stats(self) -> None:
+        return None  # green's memory stats are per chat
+
+    def role_allows(self, name: str, role: str) -> bool:
+        return True  # green's chat, collection and document routes check no role
+
+    def read_json(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200, 201, 204), extract=json_document, what="JSON document").drop_value()
 
     # -- uploads and collections -----------------------------------------------------------------
     document_formats = ("txt", "md", "csv", "json", "pdf")
@@ -277,8 +315,29 @@ class GreenDialect:
         path = self._path(f"collections/{collection.collection_id}/documents")
         return HttpRequest("collection.documents", "GET", path, params={"limit": "20"})
 
-    def read_documents(self, reply: HttpReply) -> Judgement[int]:
-        return judge(reply, ok=(200,), extract=lambda body: count_of(body, "data"), what="document list")
+    def read_documents(self, reply: HttpReply) -> Judgement[list[str]]:
+        def document_ids(body: Any) -> list[str] | None:
+            return ids_in(field_of(body, "data") if isinstance(body, dict) else None, "documentId")
+
+        return judge(reply, ok=(200,), extract=document_ids, what="data list")
+
+    def delete_documents(self, collection: CollectionRef, ids: list[str]) -> HttpRequest:
+        # One document per call: DELETE collections/{id}/documents/{documentId}.
+        path = self._path(f"collections/{collection.collection_id}/documents/{ids[0]}")
+        return HttpRequest("collection.document_delete", "DELETE", path)
+
+    def collection_stats(self, collection: CollectionRef) -> HttpRequest:
+        return HttpRequest("collection.stats", "GET", self._path(f"collections/{collection.collection_id}/stats"))
+
+    def update_collection(self, collection: CollectionRef, permission: str) -> HttpRequest:
+        path = self._path(f"collections/{collection.collection_id}")
+        return HttpRequest("collection.update", "PUT", path, json={"permission": permission})
+
+    def delete_collection(self, collection: CollectionRef) -> HttpRequest:
+        return HttpRequest("collection.delete", "DELETE", self._path(f"collections/{collection.collection_id}"))
+
+    def read_collection_deleted(self, reply: HttpReply) -> Judgement[None]:
+        return judge(reply, ok=(200, 204), extract=lambda body: True, what="").drop_value()
 
     def search(self, collection: CollectionRef, query: str) -> HttpRequest:
         path = self._path(f"collections/{collection.collection_id}/search")
@@ -297,8 +356,17 @@ class GreenDialect:
     def agent_templates(self) -> None:
         return None  # green has no templates route
 
-    def read_templates(self, reply: HttpReply) -> Judgement[int]:
+    def read_templates(self, reply: HttpReply) -> Judgement[list[str]]:
         raise TypeError("green has no templates route")
+
+    def get_agent(self, agent_id: str) -> HttpRequest:
+        return HttpRequest("agent.get", "GET", self._path(f"agents/{agent_id}"))
+
+    def agent_from_template(self, template_id: str, name: str) -> None:
+        return None  # green has no templates
+
+    def rate_agent(self, agent_id: str, rating: int) -> None:
+        return None  # green agents have no rating
 
     def create_agent(self, name: str) -> HttpRequest:
         return HttpRequest("agent.create", "POST", self._path("agents"), json=agent_body(name))
@@ -353,10 +421,7 @@ class GreenDialect:
         return HttpRequest("stats.range", "GET", self._path("stats"), params=params)
 
     def read_admin(self, reply: HttpReply) -> Judgement[None]:
-        def document(body: Any) -> Any:
-            return body if isinstance(body, list | dict) else None
-
-        return judge(reply, ok=(200,), extract=document, what="JSON document").drop_value()
+        return judge(reply, ok=(200,), extract=json_document, what="JSON document").drop_value()
 
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:

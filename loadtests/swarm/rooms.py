@@ -115,13 +115,11 @@ class RoomBook:
         *,
         room_size: int,
         max_rooms: int | None,
-        creates_rooms: bool,
         timeout_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.room_size = room_size
         self.max_rooms = max_rooms
-        self.creates_rooms = creates_rooms  # blue: the sender creates the chat; green: any id will do
         self.timeout_s = timeout_s
         self._clock = clock
         self._rooms: list[Room] = []
@@ -139,15 +137,11 @@ class RoomBook:
         if self.max_rooms is not None and number >= self.max_rooms:
             return None
         while len(self._rooms) <= number:
-            self._rooms.append(Room(len(self._rooms), None if self.creates_rooms else _new_chat_id()))
+            # Any chat id will do: green rooms need nothing to exist before the join.
+            self._rooms.append(Room(len(self._rooms), _new_chat_id()))
         return Seat(self._rooms[number], sender=position == 0)
 
     # -- membership ---------------------------------------------------------------------------
-    def set_chat(self, room: Room, chat_id: str, creator: object) -> None:
-        """A (new) chat for the room: members of the old one must join again."""
-        room.chat_id = chat_id
-        room.members = {creator}
-
     def joined(self, room: Room, member: object, chat_id: str) -> bool:
         if room.chat_id != chat_id:
             return False  # joined a chat the room has since replaced

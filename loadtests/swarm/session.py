@@ -32,6 +32,7 @@ from loadtests.dialects.base import (
     AuthSession,
     Dialect,
     Disconnected,
+    Exchange,
     Joined,
     Kind,
     Outcome,
@@ -41,6 +42,7 @@ from loadtests.dialects.base import (
     StreamEvent,
     StreamFailed,
 )
+from loadtests.dialects.jwt_claims import unverified_claims
 from loadtests.swarm.connection import ConnectFailed, SwarmConnection, new_connection
 from loadtests.swarm.gauge import ConnectionGauge
 from loadtests.swarm.rooms import RoomBook, Seat, decode_marker, encode_marker, now_ns
@@ -103,6 +105,9 @@ class SwarmContext:
     clock: Callable[[], float] = time.monotonic
     timer: SwarmTimer | None = None
     tokens: TokenSource | None = None
+    # blue: the chat each account's connections open with (user id -> chat id), created by the
+    # account's first connection in this process and joined by the others.
+    opening_chats: dict[str, str] = field(default_factory=dict)
     _next_index: int = 0
 
     def bind(self, hook: RequestHook) -> None:
@@ -117,13 +122,12 @@ class SwarmContext:
 
 
 class _Ping:
-    __slots__ = ("deadline", "join_chat", "mark", "stale", "token")
+    __slots__ = ("deadline", "mark", "stale", "token")
 
-    def __init__(self, token: str, mark: Mark, deadline: float, join_chat: str | None) -> None:
+    def __init__(self, token: str, mark: Mark, deadline: float) -> None:
         self.token = token
         self.mark = mark
         self.deadline = deadline
-        self.join_chat = join_chat  # blue: this pong also confirms a join_room sent just before
         self.stale = False  # timed out (and recorded so); a late pong is matched but not timed
 
 
@@ -156,7 +160,6 @@ class SwarmSession:
         "ping_seq",
         "pings",
         "ready",
-        "room_stale",
         "seat",
         "trouble_since",
     )
@@ -182,7 +185,6 @@ class SwarmSession:
         self.joined_chat: str | None = None
         self.joining: str | None = None
         self.joining_deadline = math.inf
-        self.room_stale = False  # blue sender: the server no longer knows the room's chat
         self.own_msg = ""  # sender: the last message it sent (its own echo is not a receipt)
 
     @property
@@ -255,7 +257,7 @@ class SwarmSession:
         if (
             seat is not None
             and self.joining is None
-            and (seat.room.chat_id is None or self.room_stale or (seat.room.chat_id != self.joined_chat))
+            and seat.room.chat_id != self.joined_chat
         ):
             due = min(due, now + JOIN_RETRY_S)  # the room has no chat yet, or a new one: look again soon
         for ping in self.pings:
@@ -296,6 +298,12 @@ class SwarmSession:
                 return
         end_ns = time.perf_counter_ns()
         timer.record(CONNECT, kind, start, Outcome.OK, end_ns=end_ns)
+        if ctx.dialect.opening_required:
+            failure = self._open(token, deadline)
+            if failure is not None:
+                self.conn.close()
+                self._failed(failure)
+                return
         self.ready = True
         ctx.gauge.opened()
         if self.drop_mark is not None:
@@ -312,6 +320,37 @@ class SwarmSession:
             if self.seat.sender and settings.fanout is not None:
                 self.next_fanout_at = now + ctx.rng.uniform(0, settings.fanout.interval_s)
             self._enter_room()
+
+    def _open(self, token: str, deadline: float) -> ConnectFailed | None:
+        """blue: the first frame must open a chat, or the server closes the socket at the first
+        ping (1007). The account's chat is joined (``room_joined``); its first connection in this
+        process creates it (``room_created``). Timed as ``swarm.room``."""
+        ctx, timer, kind = self.ctx, self._timer, self._kind
+        user_id = str(unverified_claims(token).get("sub", ""))
+        chat_id = ctx.opening_chats.get(user_id)
+        if chat_id is not None:
+            step = ctx.dialect.open_chat(chat_id, first=True)
+        else:
+            step = ctx.dialect.create_chat(f"swarm {user_id[:8]}")
+        if not isinstance(step, Exchange) or step.until is None:
+            return None  # nothing to open with on this color
+        until = step.until
+        start = timer.start()
+        try:
+            self.conn.send(step.send)
+        except TransportError as error:
+            return ConnectFailed("reset", f"first frame not sent: {error}")
+        event = self._pump(max(deadline, ctx.clock() + ctx.settings.ping_timeout_s), lambda e: isinstance(e, until))
+        if isinstance(event, Joined | RoomCreated) and (event.chat_id or chat_id):
+            timer.record(ROOM, kind, start, Outcome.OK)
+            if isinstance(event, RoomCreated):
+                ctx.opening_chats.setdefault(user_id, event.chat_id)
+            return None
+        failure = _failure_of(event, until.__name__)
+        timer.record(ROOM, kind, start, failure.outcome, reason=f"first frame: {failure.detail}")
+        if chat_id is not None and ctx.opening_chats.get(user_id) == chat_id:
+            del ctx.opening_chats[user_id]  # the server no longer has it (a restart): create anew
+        return failure
 
     def _failed(self, failure: ConnectFailed) -> None:
         ctx = self.ctx
@@ -403,14 +442,12 @@ class SwarmSession:
         elif isinstance(event, Joined):
             self._confirm_join(event.chat_id)
         elif isinstance(event, StreamFailed) and self.seat is not None and self.seat.sender:
-            # blue refuses a message to a chat it no longer knows (a restarted reference backend
-            # keeps its chats in memory): that message reaches nobody, and the room needs a new chat
+            # The server refused the sender's last message (green: `error`, or `exception` from a
+            # guard once the handshake token has expired): it reaches nobody, and says why.
             book = self.ctx.rooms
-            if book is not None and book.creates_rooms:
-                self.room_stale = True
-                if self.own_msg and book.cancel(self.own_msg):
-                    reason = f"the server refused to relay it: {event.message}"
-                    self._timer.count(FANOUT_LAST, self._kind, Outcome.ERROR, reason=reason)
+            if book is not None and self.own_msg and book.cancel(self.own_msg):
+                reason = f"the server refused to relay it: {event.message}"
+                self._timer.count(FANOUT_LAST, self._kind, Outcome.ERROR, reason=reason)
 
     def _send(self, message: Any) -> bool:
         try:
@@ -421,14 +458,14 @@ class SwarmSession:
         return True
 
     # -- pings --------------------------------------------------------------------------------
-    def _send_ping(self, join_chat: str | None = None) -> None:
+    def _send_ping(self) -> None:
         self.ping_seq += 1
         token = f"{self.index}.{self.ping_seq}"
         step = self.ctx.dialect.ping(token)
         mark = self._timer.start()
         if not self._send(step.send):
             return
-        self.pings.append(_Ping(token, mark, self.ctx.clock() + self.ctx.settings.ping_timeout_s, join_chat))
+        self.pings.append(_Ping(token, mark, self.ctx.clock() + self.ctx.settings.ping_timeout_s))
         if len(self.pings) > PING_BACKLOG:
             del self.pings[0]
 
@@ -442,8 +479,6 @@ class SwarmSession:
         ping = pings.pop(match)
         if not ping.stale:
             self._timer.record(RTT, self._kind, ping.mark, Outcome.OK, end_ns=end_ns)
-        if ping.join_chat is not None:
-            self._confirm_join(ping.join_chat)
 
     def _expire_pings(self, now: float) -> None:
         for ping in self.pings:
@@ -457,42 +492,14 @@ class SwarmSession:
         seat, book = self.seat, self.ctx.rooms
         if seat is None or book is None or not self.ready:
             return
-        room = seat.room
-        if seat.sender and book.creates_rooms and (room.chat_id is None or self.room_stale):
-            self._create_room()
-            return
-        chat_id = room.chat_id
+        chat_id = seat.room.chat_id
         if chat_id is None or chat_id in (self.joined_chat, self.joining):
             return
-        step = self.ctx.dialect.open_chat(chat_id)
+        step = self.ctx.dialect.open_chat(chat_id, first=False)
         if step is None or not self._send(step.send):
             return
         self.joining = chat_id
         self.joining_deadline = self.ctx.clock() + self.ctx.settings.ping_timeout_s
-        if step.until is None:
-            # No acknowledgement (blue): a socket's frames are handled in order, so the pong of a
-            # ping sent right after the join confirms it.
-            self._send_ping(join_chat=chat_id)
-
-    def _create_room(self) -> None:
-        ctx, timer, kind = self.ctx, self._timer, self._kind
-        assert self.seat is not None and ctx.rooms is not None
-        step = ctx.dialect.room_create(f"swarm room {self.seat.room.number}")
-        if step is None or step.until is None:
-            return
-        until = step.until
-        start = timer.start()
-        if not self._send(step.send):
-            return
-        event = self._pump(ctx.clock() + ctx.settings.ping_timeout_s, lambda e: isinstance(e, until))
-        if isinstance(event, RoomCreated) and event.chat_id:
-            timer.record(ROOM, kind, start, Outcome.OK)
-            ctx.rooms.set_chat(self.seat.room, event.chat_id, self)
-            self.joined_chat = event.chat_id
-            self.room_stale = False
-        elif not isinstance(event, Disconnected):  # a drop is already counted as one
-            failure = _failure_of(event, until.__name__)
-            timer.record(ROOM, kind, start, failure.outcome, reason=failure.reason)
 
     def _confirm_join(self, chat_id: str) -> None:
         if self.joining != chat_id or self.seat is None or self.ctx.rooms is None:
@@ -514,16 +521,17 @@ class SwarmSession:
         assert self.seat is not None and ctx.rooms is not None and ctx.settings.fanout is not None
         self.next_fanout_at = now + ctx.settings.fanout.interval_s
         room = self.seat.room
-        if self.room_stale:
-            self._enter_room()
-            return
         if room.chat_id is None or self.joined_chat != room.chat_id:
             return
         marker = ctx.rooms.start(room, self, time.time())
         if marker is None:
             return  # nobody has joined yet
+        step = ctx.dialect.room_send(room.chat_id, encode_marker(marker))
+        if step is None:  # a color with no fan-out (rooms are not built for it)
+            ctx.rooms.cancel(marker.msg_id)
+            return
         self.own_msg = marker.msg_id
-        self._send(ctx.dialect.room_send(room.chat_id, encode_marker(marker)).send)
+        self._send(step.send)
 
     def _on_room_message(self, event: RoomMessage) -> None:
         arrival_ns = now_ns()

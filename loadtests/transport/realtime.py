@@ -89,7 +89,7 @@ class WebSocketConnection:
         try:
             self._ws = websocket.create_connection(self._url, timeout=timeout_s, enable_multithread=True)
         except websocket.WebSocketBadStatusException as error:
-            raise TransportError(f"handshake refused with HTTP {error.status_code}") from None
+            raise TransportError(f"handshake refused with HTTP {error.status_code}", refused=True) from None
         except (OSError, websocket.WebSocketException) as error:
             timed_out = isinstance(error, TimeoutError | websocket.WebSocketTimeoutException)
             raise TransportError(f"connect failed: {type(error).__name__}", timed_out=timed_out) from None
@@ -150,6 +150,14 @@ class SocketIOConnection:
         self._client = socketio.Client(reconnection=False, handle_sigint=False, logger=False, engineio_logger=False)
         self._client.on("*", self._on_event)
         self._client.on("disconnect", self._on_disconnect)
+        self._client.on("connect_error", self._on_connect_error)
+        self._refusal: str | None = None  # the server's reason for refusing the handshake
+
+    def _on_connect_error(self, data: Any = None) -> None:
+        # A server's refusal of the namespace arrives as {"message": ...}; a bare string is the
+        # client library reporting a transport failure (connection refused, bad status).
+        if isinstance(data, dict):
+            self._refusal = str(data.get("message") or "no reason given")[:200]
 
     def _on_event(self, event: str, *args: Any) -> None:
         self._inbox.put(SioEvent(event, args[0] if len(args) == 1 else list(args) or None))
@@ -171,6 +179,10 @@ class SocketIOConnection:
                 wait_timeout=timeout_s,
             )
         except socketio.exceptions.ConnectionError as error:
+            if self._refusal is not None:
+                # The server's words ("Authentication failed"), not the library's ("One or more
+                # namespaces failed to connect").
+                raise TransportError(f"handshake refused: {self._refusal}", refused=True) from None
             raise TransportError(f"connect failed: {error}", timed_out="timed out" in str(error).lower()) from None
 
     def send(self, message: Outgoing) -> None:

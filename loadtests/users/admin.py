@@ -39,5 +39,11 @@ class AdminReader(PlatformUser):
             self.api.admin(self.api.dialect.admin_list())
 
     @task(1)
+    def memory(self) -> None:
+        # Where the color has an admin page of every chat's memory (blue).
+        if self.api.ensure_session():
+            self.api.admin_memory_stats()
+
+    @task(1)
     def health(self) -> None:
         self.api.health()

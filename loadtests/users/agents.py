@@ -28,16 +28,27 @@ class AgentRunnerUser(PlatformUser):
     def on_start(self) -> None:
         self._rng = random.Random()
         self.agents: list[str] = []
+        self.templates: list[str] = []
         self.chat_id: str | None = None
         if self.api.ensure_session() and self.api.connect():
-            self.api.agent_templates()
+            self._read_templates()
             self._create()
+
+    def _read_templates(self) -> None:
+        listed = self.api.agent_templates()
+        if listed is not None and listed.ok and listed.value:
+            self.templates = listed.value
 
     def _ready(self) -> bool:
         return self.api.ensure_session() and (self.api.connected or self.api.connect())
 
-    def _create(self) -> None:
-        created = self.api.create_agent(f"loadbench agent {self._rng.randrange(16**6):06x}")
+    def _create(self, *, from_template: bool = False) -> None:
+        name = f"loadbench agent {self._rng.randrange(16**6):06x}"
+        created = None
+        if from_template and self.templates:
+            created = self.api.agent_from_template(self._rng.choice(self.templates), name)
+        if created is None:
+            created = self.api.create_agent(name)
         if created.ok and created.value is not None:
             self.agents.append(created.value.agent_id)
         while len(self.agents) > self.profile.agents.max_agents:
@@ -59,14 +70,26 @@ class AgentRunnerUser(PlatformUser):
             self.api.list_agents()
 
     @task(1)
-    def templates(self) -> None:
+    def browse_templates(self) -> None:
         if self.api.ensure_session():
-            self.api.agent_templates()
+            self._read_templates()
+
+    @task(2)
+    def inspect(self) -> None:
+        if self.agents and self.api.ensure_session():
+            self.api.get_agent(self._rng.choice(self.agents))
 
     @task(1)
     def create(self) -> None:
+        # Half of the new agents start from a template where the color has templates (blue).
         if self.api.ensure_session():
-            self._create()
+            self._create(from_template=self._rng.random() < 0.5)
+
+    @task(1)
+    def rate(self) -> None:
+        # Where agents can be rated (blue).
+        if self.agents and self.api.ensure_session():
+            self.api.rate_agent(self._rng.choice(self.agents), self._rng.randint(1, 5))
 
     @task(1)
     def update(self) -> None:

@@ -44,6 +44,7 @@ class PlatformUser(User):
             timeouts=self.profile.timeouts.to_timeouts(),
             token_ttl_s=target.dialect.token_ttl_s,
             refresh_margin_s=target.dialect.refresh_margin_s,
+            role=account.role or "Admin",
         )
 
     def on_stop(self) -> None:

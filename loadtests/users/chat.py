@@ -2,7 +2,9 @@
 
 Logs in once (never per task: green allows 5 logins per 15 minutes per IP), refreshes before the
 token expires, opens the real-time connection, and then mostly asks questions and streams the
-answers, with some history browsing, pings and chat housekeeping in between.
+answers, with some history browsing, pings and chat housekeeping in between. Housekeeping a color
+has no route for (green: read, delete, rename or pin one chat) records nothing; where a client
+would read one chat, green's reads the list, as its frontend must.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class ChatUser(PlatformUser):
             return
         # As the frontend would: reload the chat; one the server no longer has (a restarted
         # backend, a chat deleted elsewhere) is forgotten, and the next ask opens a new one.
-        if self.api.get_chat(chat_id).not_found and chat_id in self.chats:
+        if self.api.chat_exists(chat_id).value is False and chat_id in self.chats:
             self.chats.remove(chat_id)
 
     @task(2)
@@ -71,11 +73,14 @@ class ChatUser(PlatformUser):
     @task(1)
     def open_old_chat(self) -> None:
         if self.chats and self.api.ensure_session():
-            self.api.get_chat(self._rng.choice(self.chats))
+            chat_id = self._rng.choice(self.chats)
+            if self.api.get_chat(chat_id) is None:
+                self.api.chat_history()  # no route for one chat: the list is how a client reads it
 
     @task(2)
     def ping(self) -> None:
-        if self._ready():
+        # A ping goes on a socket that has opened a chat (blue refuses one as the first frame).
+        if self._ready() and (chat_id := self._current_chat()) and self.api.open_chat(chat_id).ok:
             self.api.ping()
 
     @task(1)
@@ -90,6 +95,21 @@ class ChatUser(PlatformUser):
             self.api.rename_chat(self._rng.choice(self.chats), f"renamed {self._rng.randrange(10**6)}")
 
     @task(1)
+    def pin(self) -> None:
+        # Only where the color has a pin route (blue).
+        if self.chats and self.api.ensure_session():
+            self.api.pin_chat(self._rng.choice(self.chats), self._rng.random() < 0.5)
+
+    @task(1)
+    def forget(self) -> None:
+        # Clear a chat's conversation memory (both colors), and look at a chat's memory where
+        # the color reports it per chat (green; blue's is an admin page).
+        if self.chats and self.api.ensure_session():
+            chat_id = self._rng.choice(self.chats)
+            self.api.memory_stats(chat_id)
+            self.api.clear_memory(chat_id)
+
+    @task(1)
     def new_chat(self) -> None:
         if not self._ready():
             return
@@ -97,4 +117,5 @@ class ChatUser(PlatformUser):
         if created.ok and created.value is not None:
             self.chats.append(created.value.chat_id)
         while len(self.chats) > self.profile.chat.max_open_chats:
+            # Deleted where the color can delete a chat (blue); green keeps it, the user moves on.
             self.api.delete_chat(self.chats.pop(0))

@@ -85,11 +85,12 @@ def swarm_class_attributes(
 
     fanout = settings.fanout
     rooms = None
-    if fanout is not None:
+    # No rooms where the color relays no user message to a chat's other sockets (blue): there is
+    # no fan-out to time there (the orchestrator notes it in the manifest).
+    if fanout is not None and dialect.room_send("", "") is not None:
         rooms = RoomBook(
             room_size=fanout.room_size,
             max_rooms=fanout.rooms,
-            creates_rooms=dialect.room_create("probe") is not None,
             timeout_s=fanout.timeout_s,
         )
     context = SwarmContext(

@@ -78,6 +78,34 @@ class UploaderUser(PlatformUser):
     def documents(self) -> None:
         if self.api.ensure_session() and (collection := self._own_collection()) is not None:
             self.api.list_documents(collection)
+            self.api.collection_stats(collection)  # where the color has the route (green)
+
+    @task(1)
+    def prune(self) -> None:
+        # Delete the oldest document of the user's collection (blue deletes by the ids its list
+        # gives, green one document at a time).
+        if not self.api.ensure_session() or (collection := self._own_collection()) is None:
+            return
+        if not self.api.allowed("collection.document_delete"):
+            return
+        listed = self.api.list_documents(collection)
+        if listed.ok and listed.value:
+            self.api.delete_documents(collection, listed.value[:1])
+
+    @task(1)
+    def share(self) -> None:
+        # Change who may read the collection (PUT); it stays readable by its creator either way.
+        if self.api.ensure_session() and (collection := self._own_collection()) is not None:
+            self.api.update_collection(collection, self._rng.choice(("PRIVATE", "DEPARTMENT")))
+
+    @task(1)
+    def start_over(self) -> None:
+        # Now and then a user drops the collection and starts a new one.
+        if self._rng.random() >= 0.25 or not self.api.allowed("collection.delete"):
+            return
+        collection = self._own_collection() if self.api.ensure_session() else None
+        if collection is not None and self.api.delete_collection(collection).ok:
+            self.collection = None
 
     @task(1)
     def browse(self) -> None:

@@ -56,6 +56,15 @@ def ws_url(url: str, token: str, path: str = "/api/chat/ws") -> str:
     return f"{url.replace('http://', 'ws://')}{path}?token={token}"
 
 
+def create_chat(url: str, token: str) -> str:
+    async def create() -> str:
+        async with websockets.connect(ws_url(url, token)) as ws:
+            await ws.send(json.dumps({"type": "create_room", "name": "rest"}))
+            return (await recv_json(ws))["data"]["chatId"]
+
+    return asyncio.run(create())
+
+
 async def recv_json(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
@@ -166,16 +175,85 @@ def test_chat_over_websocket_streams_an_answer(url: str, http: httpx.Client, tok
     assert stored["messages"][1]["content"] == "".join(chunks)
 
 
-def test_ping_gets_a_raw_pong_and_unknown_frames_are_ignored(url: str, token: str) -> None:
+async def closed_code(ws: Any) -> tuple[list[Any], int | None]:
+    """The frames the server sends before it closes, and the close code (``None``: still open)."""
+    frames: list[Any] = []
+    try:
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), 2)
+            frames.append(json.loads(raw) if raw.startswith("{") else raw)
+    except websockets.ConnectionClosed as closed:
+        return frames, closed.rcvd.code if closed.rcvd else None
+    except TimeoutError:
+        return frames, None
+
+
+@pytest.mark.parametrize(
+    "first",
+    [{"type": "ping"}, {"type": "something-new"}, "ping", "not json", {"type": "message", "chatId": "a" * 24}],
+    ids=["ping", "unknown-type", "raw-ping", "not-json", "message-without-text"],
+)
+def test_a_first_frame_that_opens_no_chat_is_closed_1007(url: str, token: str, first: Any) -> None:
+    # CONTRACT.md: the first frame must be join_room, create_room or a message with text.
+    async def send_first() -> tuple[list[Any], int | None]:
+        async with websockets.connect(ws_url(url, token)) as ws:
+            await ws.send(first if isinstance(first, str) else json.dumps(first))
+            return await closed_code(ws)
+
+    assert asyncio.run(send_first()) == ([], 1007)
+
+
+def test_ping_gets_a_raw_pong_after_the_first_frame_and_unknown_frames_are_ignored(url: str, token: str) -> None:
     async def ping() -> list[str]:
         async with websockets.connect(ws_url(url, token)) as ws:
+            await ws.send(json.dumps({"type": "create_room"}))
+            assert (await recv_json(ws))["type"] == "room_created"
             await ws.send(json.dumps({"type": "ping"}))
             first = await asyncio.wait_for(ws.recv(), 5)
             await ws.send(json.dumps({"type": "something-new"}))
+            await ws.send("not json")
             await ws.send(json.dumps({"type": "ping"}))
             return [first, await asyncio.wait_for(ws.recv(), 5)]
 
     assert asyncio.run(ping()) == ["pong", "pong"]
+
+
+def test_join_room_first_is_answered_and_later_ones_are_ignored(url: str, token: str) -> None:
+    chat_a, chat_b = create_chat(url, token), create_chat(url, token)
+
+    async def join() -> tuple[dict[str, Any], str]:
+        async with websockets.connect(ws_url(url, token)) as ws:
+            await ws.send(json.dumps({"type": "join_room", "chatId": chat_a}))
+            joined = await recv_json(ws)
+            await ws.send(json.dumps({"type": "join_room", "chatId": chat_b}))  # no reply: ignored
+            await ws.send(json.dumps({"type": "ping"}))
+            return joined, await asyncio.wait_for(ws.recv(), 5)
+
+    assert asyncio.run(join()) == ({"type": "room_joined", "data": {"chatId": chat_a}}, "pong")
+
+
+def test_join_room_of_a_missing_chat_closes_1007_and_of_another_users_chat_1008(url: str, token: str) -> None:
+    other = create_chat(url, mint(blue_claims(OTHER_USER)))
+
+    async def join(chat_id: str) -> tuple[list[Any], int | None]:
+        async with websockets.connect(ws_url(url, token)) as ws:
+            await ws.send(json.dumps({"type": "join_room", "chatId": chat_id}))
+            return await closed_code(ws)
+
+    assert asyncio.run(join("f" * 24)) == ([{"type": "error", "data": "Chat not found"}], 1007)
+    assert asyncio.run(join(other)) == ([{"type": "error", "data": "Not authorized to access this chat"}], 1008)
+
+
+def test_a_message_as_the_first_frame_is_accepted_and_never_answered(url: str, token: str) -> None:
+    # The legacy first-message flow loads no agent: the real worker never sends a chunk or end.
+    chat_id = create_chat(url, token)
+
+    async def legacy() -> tuple[list[Any], int | None]:
+        async with websockets.connect(ws_url(url, token)) as ws:
+            await ws.send(json.dumps({"type": "message", "chatId": chat_id, "text": "hi", "agent_id": BUILTIN_AGENT}))
+            return await closed_code(ws)
+
+    assert asyncio.run(legacy()) == ([{"type": "accepted", "data": {"chatId": chat_id}}], None)
 
 
 @pytest.mark.parametrize("query", ["?token=not-a-jwt", "", "?token={expired}"])
@@ -192,7 +270,7 @@ def test_bad_token_is_refused_before_accept(url: str, query: str) -> None:
     assert refused.value.response.status_code == 403
 
 
-def test_join_room_with_a_bad_id_closes_1007(url: str, token: str) -> None:
+def test_join_room_with_a_malformed_id_closes_1007(url: str, token: str) -> None:
     async def join() -> int | None:
         async with websockets.connect(ws_url(url, token)) as ws:
             await ws.send(json.dumps({"type": "join_room", "chatId": "not-an-id"}))
@@ -216,25 +294,24 @@ def test_unknown_agent_gets_an_error_frame(url: str, token: str) -> None:
     assert "agent" in frame["data"].lower()
 
 
-def test_every_socket_registered_on_a_chat_gets_the_stream(url: str, token: str) -> None:
-    async def two_tabs() -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+def test_every_socket_registered_on_a_chat_gets_the_stream_but_not_the_question(url: str, token: str) -> None:
+    async def two_tabs() -> tuple[list[str], dict[str, Any], dict[str, Any]]:
         async with websockets.connect(ws_url(url, token)) as first, websockets.connect(ws_url(url, token)) as second:
             await first.send(json.dumps({"type": "create_room"}))
             chat_id = (await recv_json(first))["data"]["chatId"]
             await second.send(json.dumps({"type": "join_room", "chatId": chat_id}))
-            # join_room has no acknowledgement: a ping after it proves the server has processed it.
-            await second.send(json.dumps({"type": "ping"}))
-            assert await asyncio.wait_for(second.recv(), 5) == "pong"
+            assert (await recv_json(second))["type"] == "room_joined"
             await first.send(
                 json.dumps({"type": "message", "chatId": chat_id, "text": "hi", "agent_id": BUILTIN_AGENT})
             )
             assert (await recv_json(first))["type"] == "accepted"
             await read_answer(first)
-            relayed = await recv_json(second)  # the other tab sees the message itself first
-            return relayed, *await read_answer(second)
+            relayed = await recv_json(second)  # the other tab sees the answer, never a user_message
+            chunks, last = await read_answer(second)
+            return [relayed["data"], *chunks], relayed, last
 
-    relayed, chunks, last = asyncio.run(two_tabs())
-    assert relayed["type"] == "user_message" and relayed["data"]["text"] == "hi"
+    chunks, relayed, last = asyncio.run(two_tabs())
+    assert relayed["type"] == "chunk"
     assert len(chunks) == 5
     assert last == {"type": "end"}
 
@@ -263,15 +340,6 @@ def test_first_token_delay_is_honoured() -> None:
 # -- chat REST -----------------------------------------------------------------------------------
 
 
-def create_chat(url: str, token: str) -> str:
-    async def create() -> str:
-        async with websockets.connect(ws_url(url, token)) as ws:
-            await ws.send(json.dumps({"type": "create_room", "name": "rest"}))
-            return (await recv_json(ws))["data"]["chatId"]
-
-    return asyncio.run(create())
-
-
 def test_chat_history_rename_and_delete(url: str, http: httpx.Client, token: str) -> None:
     older, newer = create_chat(url, token), create_chat(url, token)
     history = http.get("/api/chat/history", headers=bearer(token)).json()
@@ -285,6 +353,29 @@ def test_chat_history_rename_and_delete(url: str, http: httpx.Client, token: str
     deleted = http.delete(f"/api/chat/{older}", headers=bearer(token))
     assert deleted.json() == {"message": "Chat deleted successfully"}
     assert http.get(f"/api/chat/history/{older}", headers=bearer(token)).status_code == 404
+
+
+def test_pin_clear_memory_and_memory_stats(url: str, http: httpx.Client, token: str) -> None:
+    chat_id = create_chat(url, token)
+    pinned = http.post(f"/api/chat/{chat_id}/pin", json={"isPinned": True}, headers=bearer(token))
+    assert pinned.status_code == 200 and pinned.json()["isPinned"] is True
+    assert http.post(f"/api/chat/{chat_id}/pin", json={}, headers=bearer(token)).status_code == 422
+    cleared = http.post(f"/api/chat/{chat_id}/clear-memory", headers=bearer(token))
+    assert cleared.json() == {"message": "Chat memory cleared successfully"}
+    assert http.post(f"/api/chat/{'f' * 24}/clear-memory", headers=bearer(token)).status_code == 404
+    stats = http.get("/api/chat/memory/stats", headers=bearer(token))
+    assert stats.status_code == 200 and isinstance(stats.json(), dict)
+    # Admins only (a Students account exists only through minted tokens)
+    student = mint(blue_claims(role="Students"))
+    with running_app(make_settings("blue", users=UserSeed(count=5, role="Students"))) as student_url:
+        refused = httpx.get(f"{student_url}/api/chat/memory/stats", headers=bearer(student))
+    assert refused.status_code == 403
+
+
+def test_blue_has_no_green_routes(http: httpx.Client, token: str) -> None:
+    # No route a color lacks: these are green's, and blue answers them as FastAPI answers any unknown path.
+    for method, path in (("GET", "/api/chats"), ("POST", "/api/auth/login"), ("GET", "/health")):
+        assert http.request(method, path, headers=bearer(token)).status_code == 404, path
 
 
 # -- agents, collections, documents, uploads -----------------------------------------------------
@@ -307,6 +398,10 @@ def test_agents_crud_templates_use_and_rate(http: httpx.Client, token: str) -> N
     assert http.post("/api/agents/", json={"name": "no model"}, headers=auth).status_code == 422
     assert http.delete(f"/api/agents/{agent['id']}", headers=auth).status_code == 200
     assert http.get(f"/api/agents/{agent['id']}", headers=auth).status_code == 404
+    template = http.get("/api/agents/templates").json()[0]["id"]
+    made = http.post("/api/agents/from-template", json={"templateId": template, "name": "Mine"}, headers=auth)
+    assert made.status_code == 200 and made.json()["name"] == "Mine"
+    assert http.post("/api/agents/from-template", json={"templateId": "nope"}, headers=auth).status_code == 400
 
 
 def test_collections_and_training_upload(http: httpx.Client, token: str) -> None:
@@ -334,6 +429,15 @@ def test_collections_and_training_upload(http: httpx.Client, token: str) -> None
     assert collection_id in {c["id"] for c in http.get("/api/collections/", headers=auth).json()}
     other = login(http, OTHER_USER)
     assert http.get(f"/api/collections/{collection_id}/documents", headers=bearer(other)).status_code == 403
+    first_id = documents.json()[0]["id"]
+    removed = http.request(
+        "DELETE", f"/api/collections/{collection_id}/documents", json={"document_ids": [first_id]}, headers=auth
+    )
+    assert removed.json() == {"message": "1 documents deleted successfully."}
+    left = http.get(f"/api/collections/{collection_id}/documents", headers=auth).json()
+    assert first_id not in {d["id"] for d in left} and len(left) == 2
+    updated = http.put(f"/api/collections/{collection_id}", json={"permission": "DEPARTMENT"}, headers=auth)
+    assert updated.status_code == 200 and updated.json()["permission"] == "DEPARTMENT"
     assert http.delete(f"/api/collections/{collection_id}", headers=auth).status_code == 204
 
 
@@ -350,9 +454,14 @@ def test_upload_limit_is_400(http: httpx.Client, token: str) -> None:
 def test_default_upload_limit_message() -> None:
     with running_app(make_settings("blue")) as url, httpx.Client(base_url=url) as http:
         token = login(http)
-        big = b"x" * (5 * 1024 * 1024 + 1)
+        at_limit = http.post(
+            "/api/upload", files={"file": ("ok.bin", b"x" * (10 * 1024 * 1024))}, headers=bearer(token)
+        )
+        big = b"x" * (10 * 1024 * 1024 + 1)
         response = http.post("/api/upload", files={"file": ("big.bin", big)}, headers=bearer(token))
-    assert (response.status_code, response.json()) == (400, {"detail": "File too large (max 5 MB)"})
+    # CONTRACT.md: 10 MB in the last FastAPI version (5 MB only in builds before July 2025)
+    assert at_limit.status_code == 200
+    assert (response.status_code, response.json()) == (400, {"detail": "File too large (max 10 MB)"})
 
 
 def test_metrics_expose_process_and_request_series(http: httpx.Client, token: str) -> None:

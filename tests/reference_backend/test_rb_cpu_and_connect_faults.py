@@ -4,6 +4,7 @@ real-time connections refused (both colors), reproducible with a fault seed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterable
 
@@ -72,14 +73,14 @@ def test_blue_refuses_websocket_connections_at_the_configured_rate() -> None:
         async def attempt() -> str:
             try:
                 async with websockets.connect(target) as ws:
-                    await ws.send("ping")
-                    return str(await asyncio.wait_for(ws.recv(), 5))
+                    await ws.send('{"type": "create_room"}')
+                    return json.loads(await asyncio.wait_for(ws.recv(), 5))["type"]
             except websockets.InvalidStatus as refused:
                 return str(refused.response.status_code)
 
         results = [asyncio.run(attempt()) for _ in range(4)]
         metrics = httpx.get(url + "/metrics").text
-    assert results == ["pong", "pong", "403", "403"]
+    assert results == ["room_created", "room_created", "403", "403"]
     assert 'reference_backend_injected_faults_total{kind="connect_refused"} 2.0' in metrics
 
 

@@ -24,16 +24,18 @@ from loadtests.swarm.settings import ReconnectSettings
 # -- dialects ---------------------------------------------------------------------------------
 
 
-def test_blue_fan_out_creates_a_chat_posts_to_it_and_decodes_the_relay() -> None:
+def test_blue_has_no_fan_out_and_opens_sockets_with_a_chat() -> None:
+    # CONTRACT.md: blue never relays a user's message (no user_message frames), and a socket's first
+    # frame must open a chat: the swarm opens each blue socket with its account's chat.
     blue = dialect_for("blue")
-    create = blue.room_create("room 1")
-    assert create is not None and create.until is RoomCreated
-    assert json.loads(create.send.text)["type"] == "create_room"  # type: ignore[union-attr]
-    send = blue.room_send("a" * 24, "lbfo1 x 1 2.0")
-    frame = json.loads(send.send.text)  # type: ignore[union-attr]
-    assert frame["type"] == "message" and frame["chatId"] == "a" * 24 and frame["text"] == "lbfo1 x 1 2.0"
+    assert blue.room_create("room 1") is None and blue.room_send("a" * 24, "lbfo1 x 1 2.0") is None
     relay = WsText(json.dumps({"type": "user_message", "data": {"chatId": "c", "text": "hello"}}))
-    assert blue.decode(relay) == RoomMessage("hello", "c")
+    assert blue.decode(relay) is None
+    assert blue.opening_required
+    join = blue.open_chat("a" * 24, first=True)
+    assert join is not None and json.loads(join.send.text) == {"type": "join_room", "chatId": "a" * 24}  # type: ignore[union-attr]
+    create = blue.create_chat("swarm")
+    assert create.until is RoomCreated and json.loads(create.send.text)["type"] == "create_room"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("style", ["kebab", "snake"])
@@ -69,7 +71,7 @@ class _Clock:
 
 def test_room_book_completes_expires_and_cancels_deliveries() -> None:
     clock = _Clock()
-    book = RoomBook(room_size=3, max_rooms=2, creates_rooms=False, timeout_s=5, clock=clock)
+    book = RoomBook(room_size=3, max_rooms=2, timeout_s=5, clock=clock)
     seats = [book.seat(i) for i in range(7)]
     assert [s is not None and s.sender for s in seats[:6]] == [True, False, False, True, False, False]
     assert seats[6] is None  # beyond max_rooms
@@ -93,8 +95,7 @@ def test_room_book_completes_expires_and_cancels_deliveries() -> None:
     assert (expired.expected, expired.received) == (2, 1) and book.is_expired(second.msg_id)
     third = book.start(room, sender, 3.0)
     assert third is not None and book.cancel(third.msg_id) and not book.cancel(third.msg_id)
-    book.set_chat(room, "f" * 24, sender)  # a new chat: members must join again
-    assert book.start(room, sender, 4.0) is None and not book.joined(room, a, "e" * 24)
+    assert not book.joined(room, a, "e" * 24)  # a chat that is not the room's
 
 
 def test_reconnect_delay_grows_is_capped_and_jittered() -> None:
