@@ -8,6 +8,7 @@ unreachable, run interrupted).
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -704,6 +705,101 @@ def doctor(connections: int, blue_url: str | None, green_url: str | None, allow_
     if failed:
         err_console.print(f"loadbench: doctor: fix {', '.join(failed)} before a run of this size")
         sys.exit(2)
+
+
+# -- probe ---------------------------------------------------------------------------------------
+PROBE_EXIT_HELP = (
+    "Exit codes: 0 green passes every case blue passes (one color: it keeps its contract on every case), "
+    "1 green breaks a case blue passes (one color: it fails a case), 2 usage or configuration error, "
+    "4 infrastructure error (target unreachable)."
+)
+
+
+@cli.command(epilog=PROBE_EXIT_HELP)
+@click.option("--profile", "-p", default="smoke", show_default=True,
+              help="Profile for credentials (auth), dialect options and the embedded backends' settings.")  # fmt: skip
+@click.option("--target", "-t", type=click.Choice(["blue", "green", "both"]), default="both", show_default=True)
+@click.option("--blue-url", help="Probe this blue deployment instead of the embedded reference backend.")
+@click.option("--green-url", help="Probe this green deployment instead of the embedded reference backend.")
+@click.option("--allow-remote", multiple=True, metavar="HOST", help="Permit a non-loopback target host.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write compat.json and compat.md exactly here.")
+@click.option("--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True)
+@click.option("--burst", is_flag=True, help="Also send a short burst past green's 60 requests/min limit and report it.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
+              help="Seconds each step may take.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print compat.json on stdout instead of the table.")
+def probe(
+    profile: str,
+    target: str,
+    blue_url: str | None,
+    green_url: str | None,
+    allow_remote: tuple[str, ...],
+    out: Path | None,
+    results: Path,
+    burst: bool,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Walk every route and socket flow of the contract once per color, positive and negative cases,
+    and report where green differs from blue (API compatibility).
+
+    Per case it records status, outcome, latency, response shape (keys and JSON types), error-body
+    format and secret-looking fields; it writes compat.json and compat.md and prints the table.
+
+    \b
+    Examples:
+      loadbench probe                                   # both embedded reference backends
+      loadbench probe --target green --green-url http://127.0.0.1:5000
+      loadbench probe --burst                           # also look for the rate limiter
+    """
+    from analysis import compat
+    from loadtests.probe.command import ProbeRequest, run_probe
+    from loadtests.profiles import load_profile
+
+    request = ProbeRequest(
+        profile=load_profile(profile),
+        target_mode=target,
+        urls={"blue": blue_url, "green": green_url},
+        allow_remote=allow_remote,
+        out=out,
+        results_root=results,
+        burst=burst,
+        timeout_s=timeout_s,
+    )
+    outcome = run_probe(request)
+    if as_json:
+        print(json.dumps(outcome.document, indent=2))
+    else:
+        _print_compat(outcome.document)
+        console.print(f"compat.json, compat.md: {outcome.out}")
+    _publish_step_summary(compat.markdown(outcome.document))
+    sys.exit(outcome.exit_code)
+
+
+def _print_compat(document: dict) -> None:  # type: ignore[type-arg]
+    from rich.markup import escape
+
+    from analysis.compat import summarize
+
+    summary = summarize(document)
+    table = Table(title="API compatibility (CONTRACT.md, case by case)", title_justify="left")
+    table.add_column("case")
+    for color in summary.colors:
+        table.add_column(color)
+    table.add_column("differences" if len(summary.colors) == 2 else "problems")
+    for row in summary.rows:
+        extra = row.differences or [
+            p for c in summary.colors for p in summary.failures[c] if p.startswith(row.id + ":")
+        ]
+        name = f"[red]{escape(row.id)}[/red]" if row.broken else escape(row.id)
+        table.add_row(name, *(escape(row.cells[c]) for c in summary.colors), escape("; ".join(extra)))
+    console.print(table)
+    for title, items in (("green breaks", summary.breaks), ("defect", summary.defects),
+                         ("secret-looking field", summary.secrets)):  # fmt: skip
+        for item in items:
+            console.print(f"  [yellow]{title}[/yellow] {escape(item)}")
+    colour = "red" if summary.exit_code else "green"
+    console.print(f"[{colour}]{escape(summary.headline)}[/{colour}]")
 
 
 # -- profiles ------------------------------------------------------------------------------------

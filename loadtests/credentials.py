@@ -116,6 +116,10 @@ class TokenMinter:
     def __repr__(self) -> str:
         return "TokenMinter(secret=<hidden>)"
 
+    def sign(self, claims: dict[str, object]) -> str:
+        """Any claims, signed with the secret (the probe's expired and short-lived tokens)."""
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
     def mint(self, dialect: Dialect, account: Account) -> AuthSession:
         now = self._clock()
         ttl = self._ttl_s or dialect.default_token_ttl_s

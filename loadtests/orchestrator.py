@@ -127,7 +127,8 @@ def _interruptible(*, defer: list[str] | None = None) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _backend_settings(profile: Profile, color: str) -> BackendSettings:
+def backend_settings(profile: Profile, color: str) -> BackendSettings:
+    """How the embedded backend of ``color`` is configured for ``profile`` (secrets come from the environment)."""
     llm, faults = profile.reference_backend.for_color(color)
     dialect = profile.dialect(color)
     return BackendSettings(
@@ -190,7 +191,7 @@ class _Run:
             try:
                 for plan in embedded:
                     self.say(f"starting the embedded {plan.color} reference backend")
-                    settings = _backend_settings(self.profile, plan.color)
+                    settings = backend_settings(self.profile, plan.color)
                     futures[plan.color] = pool.submit(start, settings)
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)

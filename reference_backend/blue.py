@@ -231,7 +231,7 @@ def create_blue_app(settings: BackendSettings) -> FastAPI:
     app.router.add_websocket_route("/ws", socket.handle)
 
     deviations = settings.faults.deviations
-    remove_routes(app.router.routes, deviations.missing_routes, base="")
+    remove_routes([app.router.routes], deviations.missing_routes, base="")
     # The middleware added last runs first: metrics wrap the faults, so they count injected responses.
     if deviations.status or deviations.dropped_fields or deviations.foreign_error_format:
         app.add_middleware(DeviationMiddleware, color="blue", deviations=deviations, base="")

@@ -32,16 +32,19 @@ def route_keys(route: BaseRoute, base: str) -> list[str]:
     return [f"{method} {path}" for method in sorted(route.methods or ())]
 
 
-def remove_routes(routes: list[BaseRoute], missing: Iterable[str], base: str) -> None:
-    """Drop the named routes in place; a name that matches no route is a configuration error."""
+def remove_routes(route_lists: Iterable[list[BaseRoute]], missing: Iterable[str], base: str) -> None:
+    """Drop the named routes in place (from an app's routes, and from a router's before the app
+    includes it); a name that matches no route is a configuration error."""
     wanted = set(missing)
     if not wanted:
         return
-    found = {key for route in routes for key in route_keys(route, base)}
+    lists = list(route_lists)
+    found = {key for routes in lists for route in routes for key in route_keys(route, base)}
     unknown = sorted(wanted - found)
     if unknown:
         raise ValueError(f"deviations.missing_routes: no route {unknown[0]!r} (routes look like 'GET /auth/me')")
-    routes[:] = [route for route in routes if not set(route_keys(route, base)) & wanted]
+    for routes in lists:
+        routes[:] = [route for route in routes if not set(route_keys(route, base)) & wanted]
 
 
 def _drop(body: Any, dotted: str) -> None:

@@ -229,10 +229,10 @@ def create_green_app(settings: BackendSettings) -> ASGIApp:
     _agent_routes(router, state, gateway)
     _collection_routes(router, state)
     _upload_admin_routes(router, state)
+    deviations = settings.faults.deviations
+    remove_routes([rest.router.routes, router.routes], deviations.missing_routes, base=settings.rest_base)
     rest.include_router(router)
 
-    deviations = settings.faults.deviations
-    remove_routes(rest.router.routes, deviations.missing_routes, base=settings.rest_base)
     if deviations.status or deviations.dropped_fields or deviations.foreign_error_format:
         rest.add_middleware(DeviationMiddleware, color="green", deviations=deviations, base=settings.rest_base)
     rest.add_middleware(
@@ -417,11 +417,17 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
     store = state.store
     settings = state.settings
 
-    def find(collection_id: str, principal: Principal) -> Collection:
+    def find(collection_id: str, principal: Principal, *, modify: bool = False, crud: bool = False) -> Collection:
+        """As the real controller looks a collection up: the document, search and stats routes
+        answer 400 for a missing collection and 403 for one the user may not use; update and delete
+        throw plain errors, which Nest answers with 500. green's req.user carries no department,
+        so DEPARTMENT collections are their creator's only."""
         collection = store.get_collection(collection_id) if is_object_id(collection_id) else None
-        # green's req.user carries no department, so DEPARTMENT collections are the creator's only.
-        if collection is None or (collection.permission != "PUBLIC" and collection.created_by != principal.name):
-            raise _fail(404, "Collection not found")
+        if collection is None:
+            raise _fail(500 if crud else 400, "Collection not found")
+        owner = collection.created_by == principal.name
+        if not owner and (modify or collection.permission != "PUBLIC"):
+            raise _fail(500 if crud else 403, "Not authorized" if crud else "Not authorized to access this collection")
         return collection
 
     def check_name(name: str) -> None:
@@ -450,7 +456,7 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
     async def update_collection(
         collection_id: str, body: CollectionUpdateBody, principal: Authenticated
     ) -> JSONResponse:
-        collection = find(collection_id, principal)
+        collection = find(collection_id, principal, modify=True, crud=True)
         if body.name is not None:
             check_name(body.name)
         try:
@@ -461,13 +467,13 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
 
     @router.delete("/collections/{collection_id}")
     async def delete_collection(collection_id: str, principal: Authenticated) -> JSONResponse:
-        store.delete_collection(find(collection_id, principal).id)
+        store.delete_collection(find(collection_id, principal, modify=True, crud=True).id)
         return _json({"message": "Collection deleted"})
 
     @router.post("/collections/{collection_id}/documents", status_code=201)
     async def upload_document(collection_id: str, request: Request, principal: Authenticated) -> JSONResponse:
         """Multipart field ``file``; txt, pdf, md, csv or json."""
-        collection = find(collection_id, principal)
+        collection = find(collection_id, principal, modify=True)
         limit = settings.document_max_bytes
         _, file = await read_upload(request, keep_file_bytes=limit)
         if file.content is None:
@@ -496,9 +502,8 @@ def _collection_routes(router: APIRouter, state: BackendState) -> None:
 
     @router.delete("/collections/{collection_id}/documents/{document_id}")
     async def delete_document(collection_id: str, document_id: str, principal: Authenticated) -> JSONResponse:
-        collection = find(collection_id, principal)
-        if not store.delete_document(collection.id, document_id):
-            raise _fail(404, "Document not found")
+        collection = find(collection_id, principal, modify=True)
+        store.delete_document(collection.id, document_id)  # the real controller answers the same either way
         return _json({"message": "Document deleted successfully"})
 
     @router.get("/collections/{collection_id}/stats")

@@ -150,6 +150,9 @@ class BlueDialect:
     def read_ask(self, reply: HttpReply) -> Judgement[None]:
         raise TypeError("blue asks over the WebSocket; there is no HTTP reply to read")
 
+    def add_message(self, chat_id: str, text: str) -> None:
+        return None  # messages are sent over the WebSocket
+
     # -- real time ----------------------------------------------------------------------------
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint:
         return RealtimeEndpoint("ws", self.options.ws_path, query={"token": session.access_token})
@@ -240,6 +243,9 @@ class BlueDialect:
     def list_collections(self) -> HttpRequest:
         return HttpRequest("collection.list", "GET", "/api/collections/")
 
+    def public_collections(self) -> HttpRequest:
+        return HttpRequest("collection.public", "GET", "/api/collections/public", authenticated=False)
+
     def read_collections(self, reply: HttpReply) -> Judgement[list[CollectionRef]]:
         return judge(reply, ok=(200,), extract=collection_list, what="collection list")
 
@@ -319,6 +325,9 @@ class BlueDialect:
     def rate_agent(self, agent_id: str, rating: int) -> HttpRequest:
         return HttpRequest("agent.rate", "POST", f"/api/agents/{agent_id}/rate", params={"rating": str(rating)})
 
+    def use_agent(self, agent_id: str) -> HttpRequest:
+        return HttpRequest("agent.use", "POST", f"/api/agents/{agent_id}/use")
+
     def update_agent(self, agent_id: str, description: str) -> HttpRequest:
         return HttpRequest("agent.update", "PUT", f"/api/agents/{agent_id}", json={"description": description})
 
@@ -341,6 +350,9 @@ class BlueDialect:
 
     def agent_status(self, session_id: str) -> None:
         return None
+
+    def cancel_agent_run(self, session_id: str) -> None:
+        return None  # a blue run is a chat turn: nothing to cancel
 
     def read_agent_status(self, reply: HttpReply) -> Judgement[None]:
         raise TypeError("blue has no streaming-status route")
@@ -366,6 +378,9 @@ class BlueDialect:
     def health(self) -> HttpRequest:
         # blue has no health route; `GET /` answers {"message": ...}.
         return HttpRequest("health", "GET", "/", authenticated=False)
+
+    def health_detailed(self) -> None:
+        return None
 
     def read_health(self, reply: HttpReply) -> Judgement[None]:
         return judge(reply, ok=(200,), extract=lambda body: field_of(body, "message"), what="message").drop_value()

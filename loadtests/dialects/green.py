@@ -160,6 +160,9 @@ class GreenDialect:
     def ask(self, chat_id: str, text: str) -> HttpRequest:
         return HttpRequest("chat.ask", "POST", self._path(f"chats/{chat_id}/ask"), json={"content": text})
 
+    def add_message(self, chat_id: str, text: str) -> HttpRequest:
+        return HttpRequest("chat.message", "POST", self._path(f"chats/{chat_id}/messages"), json={"content": text})
+
     def read_ask(self, reply: HttpReply) -> Judgement[None]:
         def accepted(body: Any) -> bool | None:
             return True if field_of(body, "status") == "accepted" else None
@@ -279,6 +282,9 @@ class GreenDialect:
     def list_collections(self) -> HttpRequest:
         return HttpRequest("collection.list", "GET", self._path("collections"))
 
+    def public_collections(self) -> HttpRequest:
+        return HttpRequest("collection.public", "GET", self._path("collections/public"), authenticated=False)
+
     def read_collections(self, reply: HttpReply) -> Judgement[list[CollectionRef]]:
         return judge(reply, ok=(200,), extract=collection_list, what="collection list")
 
@@ -368,6 +374,9 @@ class GreenDialect:
     def rate_agent(self, agent_id: str, rating: int) -> None:
         return None  # green agents have no rating
 
+    def use_agent(self, agent_id: str) -> None:
+        return None  # green counts no agent use
+
     def create_agent(self, name: str) -> HttpRequest:
         return HttpRequest("agent.create", "POST", self._path("agents"), json=agent_body(name))
 
@@ -400,6 +409,9 @@ class GreenDialect:
     def agent_status(self, session_id: str) -> HttpRequest:
         return HttpRequest("agent.status", "GET", self._path(f"agents/streaming-status/{session_id}"))
 
+    def cancel_agent_run(self, session_id: str) -> HttpRequest:
+        return HttpRequest("agent.cancel", "POST", self._path(f"agents/cancel-streaming/{session_id}"))
+
     def read_agent_status(self, reply: HttpReply) -> Judgement[None]:
         def known(body: Any) -> bool | None:
             return True if isinstance(body, dict) and "isActive" in body else None
@@ -426,6 +438,9 @@ class GreenDialect:
     # -- health -------------------------------------------------------------------------------
     def health(self) -> HttpRequest:
         return HttpRequest("health", "GET", "/health", authenticated=False)
+
+    def health_detailed(self) -> HttpRequest:
+        return HttpRequest("health.detailed", "GET", "/health/detailed", authenticated=False)
 
     def read_health(self, reply: HttpReply) -> Judgement[None]:
         def healthy(body: Any) -> bool | None:
