@@ -3,8 +3,9 @@
 The probe (``loadtests.probe``) walks every case on each color and records what it saw; this module
 decides what that means for the migration and renders it (Markdown for ``compat.md`` and CI step
 summaries, an HTML section for ``report.html``). Its verdict: green *breaks* a case when green fails
-it and blue does not (blue passes it, or blue's contract lacks it: green fails its own promise). Everything else that differs (statuses, error formats, shapes, routes one
-contract lacks) is marked, not failed; defects and secret-looking fields are named per color.
+it and blue does not (blue passes it, or blue's contract lacks it: green fails its own promise).
+Everything else that differs (statuses, error formats, shapes, routes one contract lacks) is
+marked, not failed; defects and secret-looking fields are named per color.
 
 ``compat.json`` may come from another machine: every text in it is escaped where it is written.
 """

@@ -66,9 +66,8 @@ def blue_walk() -> tuple[ProbeTarget, dict[str, Any]]:
 def report(blue_walk: tuple[ProbeTarget, dict[str, Any]], **green_deviations: Any) -> dict[str, Any]:
     green_target, green_results = walked("green", **green_deviations)
     blue_target, blue_results = blue_walk
-    document = compat_document(
-        {"blue": blue_target, "green": green_target}, {"blue": blue_results, "green": green_results}, CASES, mode="probe"
-    )
+    targets = {"blue": blue_target, "green": green_target}
+    document = compat_document(targets, {"blue": blue_results, "green": green_results}, CASES, mode="probe")
     return compat.with_summary(json.loads(json.dumps(document)))  # as it would be read back from disk
 
 
@@ -156,7 +155,7 @@ def test_markdown_and_html_escape_what_the_target_sent() -> None:
                 "title": "t",
                 "results": {
                     "blue": {"verdict": "pass", "status": 200},
-                    "green": {"verdict": "fail", "status": 500, "problems": ["failed (error): <b>boom</b>\n## heading"]},
+                    "green": {"verdict": "fail", "status": 500, "problems": ["failed: <b>boom</b>\n## heading"]},
                 },
             }
         ],
@@ -184,9 +183,7 @@ def test_probe_command_on_the_embedded_default_and_with_a_planted_route(tmp_path
     assert main(["probe", "--profile", str(planted), "--out", str(tmp_path / "planted")]) == 1
     summary = json.loads((tmp_path / "planted" / "compat.json").read_text())["summary"]
     # a green-only route green lacks: blue does not fail it, so green breaks it
-    assert summary["breaks"] == [
-        "collection.search: route missing: GET /api/collections/{id}/search answered HTTP 404"
-    ]
+    assert summary["breaks"] == ["collection.search: route missing: GET /api/collections/{id}/search answered HTTP 404"]
 
 
 @pytest.fixture(autouse=True)

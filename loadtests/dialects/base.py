@@ -319,6 +319,7 @@ class Dialect(Protocol):
     def add_message(self, chat_id: str, text: str) -> HttpRequest | None:
         """Store a user message without asking the model (green's ``POST chats/{id}/messages``)."""
         ...
+
     def read_ask(self, reply: HttpReply) -> Judgement[None]: ...
 
     # real time

@@ -254,11 +254,7 @@ class SwarmSession:
             return min(self.next_attempt_at, now + MAX_WAIT_S)
         due = min(self.next_ping_at, self.next_churn_at, self.next_fanout_at, self.joining_deadline, now + MAX_WAIT_S)
         seat = self.seat
-        if (
-            seat is not None
-            and self.joining is None
-            and seat.room.chat_id != self.joined_chat
-        ):
+        if seat is not None and self.joining is None and seat.room.chat_id != self.joined_chat:
             due = min(due, now + JOIN_RETRY_S)  # the room has no chat yet, or a new one: look again soon
         for ping in self.pings:
             if not ping.stale:
