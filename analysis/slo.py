@@ -228,7 +228,7 @@ def _applies(run: RunData, spec: SloSpec, target: str) -> bool:
 
 
 def _run_notes(run: RunData) -> list[str]:
-    notes = []
+    notes = list(getattr(run.manifest, "preflight_notes", None) or [])
     status = run.manifest.status
     if status == "invalid":
         notes.append(f"run invalid: {run.manifest.invalid_reason or 'see manifest'}")

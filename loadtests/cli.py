@@ -83,6 +83,10 @@ def cli() -> None:
 @click.option(
     "--no-report", is_flag=True, help="Skip plots/ and report.html (verdict.json, junit.xml, summary.md stay)."
 )
+@click.option(
+    "--no-preflight", is_flag=True,
+    help="Skip the preflight (the probe's steps this workload needs, run once per color before the load).",
+)  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No live view or status lines; print only the verdict line.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the verdict as JSON on stdout (for scripts).")
 def run(
@@ -100,10 +104,15 @@ def run(
     master_port: int | None,
     results: Path,
     no_report: bool,
+    no_preflight: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Run a profile headless against blue, green or both, then judge it against the SLOs.
+
+    A preflight first walks the steps this workload needs once per color (at most 10 s): a step
+    that cannot work on a target (a route missing, the first socket frame refused, logins refused
+    or rate-limited) stops the run before the load with exit 2 and one line saying what to change.
 
     In a terminal a live view shows the phase, users, requests per second, current p95s, errors
     and each SLO's state; in a CI log it becomes one status line every ten seconds.
@@ -135,6 +144,7 @@ def run(
         master_port=master_port,
         pids={color: pid for color, pid in (("blue", blue_pid), ("green", green_pid)) if pid is not None},
         report=not no_report,
+        preflight=not no_preflight,
     )
     # --json keeps stdout for the JSON alone: everything else goes to stderr.
     out_console = err_console if as_json else console

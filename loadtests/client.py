@@ -78,6 +78,7 @@ class PlatformClient:
         self._opened = False  # the socket has had its opening frame (blue: join_room / create_room)
         self._session: AuthSession | None = None
         self._session_deadline: float | None = None
+        self._margin_s = refresh_margin_s
         self._next_login_at: float | None = None
         self._login_attempts = 0
         self._ping_seq = 0
@@ -109,12 +110,15 @@ class PlatformClient:
 
     def _adopt(self, session: AuthSession) -> None:
         self._session = session
+        lifetime: float | None = None
         if session.expires_at is not None:
-            self._session_deadline = self._clock() + (session.expires_at - time.time())
+            lifetime = session.expires_at - time.time()
         elif self._token_ttl_s is not None:
-            self._session_deadline = self._clock() + self._token_ttl_s
-        else:
-            self._session_deadline = None
+            lifetime = self._token_ttl_s
+        self._session_deadline = None if lifetime is None else self._clock() + lifetime
+        # Refresh at most half-way through a short-lived token's life: a margin as long as the
+        # token's life would refresh before every task.
+        self._margin_s = self._refresh_margin_s if lifetime is None else min(self._refresh_margin_s, lifetime / 2)
 
     @property
     def gave_up_login(self) -> bool:
@@ -157,7 +161,7 @@ class PlatformClient:
         now = self._clock()
         if self._session is not None:
             deadline = self._session_deadline
-            if deadline is None or now < deadline - self._refresh_margin_s:
+            if deadline is None or now < deadline - self._margin_s:
                 return True
             if self.refresh():
                 return True

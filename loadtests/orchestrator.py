@@ -80,6 +80,7 @@ class RunRequest:
     web_port: int | None = None  # set: the Locust web UI on this port instead of a headless run
     master_bind: str = "127.0.0.1"
     master_port: int | None = None  # None: a free port (local workers only)
+    preflight: bool = True  # run the probe's steps the workload needs before the load
 
     @property
     def distributed(self) -> bool:
@@ -226,6 +227,21 @@ class _Run:
                 url = plan.url
             targets.append(TargetConfig(color=plan.color, url=url, dialect=dialect))
         return targets
+
+    def preflight(self, run_dir: RunDirectory, targets: list[TargetConfig], *, embedded: bool):  # type: ignore[no-untyped-def]
+        """The probe's steps this workload needs, on every target; ``compat.json`` in the run."""
+        from analysis import compat
+        from loadtests.probe.preflight import PreflightTarget, run_preflight
+
+        found = run_preflight(
+            self.profile,
+            [PreflightTarget(t.color, t.url, t.dialect) for t in targets],
+            {**os.environ, **self.secret_env},
+            secret=self.secret_env[ENV_JWT_SECRET] if embedded else None,
+        )
+        run_dir.write_json(compat.COMPAT_FILE, found.document)
+        run_dir.write_text(compat.COMPAT_MD, compat.markdown(found.document))
+        return found
 
     def _probe(self, color: str, url: str) -> None:
         import httpx
@@ -478,6 +494,7 @@ def run(
         observer.phase("starting targets")
     state = _Run(request, on_status)
     status, exit_code, reason = "complete", 0, ""
+    preflight_stopped = False
     try:
         with _interruptible():
             try:
@@ -497,6 +514,19 @@ def run(
                     }
                 )
                 run_dir.write_manifest(manifest)
+                if request.preflight:
+                    if observer is not None:
+                        observer.phase("preflight")
+                    on_status("preflight: the steps this workload needs, once per color")
+                    found = state.preflight(run_dir, targets, embedded=any(plan.url is None for plan in plans))
+                    manifest = manifest.model_copy(update={"preflight_notes": found.notes})
+                    run_dir.write_manifest(manifest)
+                    for note in found.notes:
+                        on_status(note)
+                    if found.stop is not None:
+                        preflight_stopped = True
+                        error_class = InfrastructureError if found.exit_code == EXIT_INFRA else ConfigError
+                        raise error_class(found.stop)
                 config = RunConfig(
                     run_dir=str(run_dir.path),
                     profile=profile,
@@ -546,7 +576,9 @@ def run(
             status, exit_code, reason = "partial", EXIT_INFRA, str(interrupted)
         # else: Ctrl-C is how an interactive session ends; what it measured is judged as usual
     except LoadbenchError as error:
-        status, exit_code, reason = ("invalid" if error.exit_code == 3 else "partial"), error.exit_code, str(error)
+        # A run the preflight stopped never started: nothing in it can be judged.
+        stopped = error.exit_code == 3 or preflight_stopped
+        status, exit_code, reason = ("invalid" if stopped else "partial"), error.exit_code, str(error)
     if reason:
         state.notes.append(reason)
     run_dir.write_manifest(

@@ -85,6 +85,8 @@ class Manifest(BaseModel):
     git_sha: str | None = None
     host: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    # What the preflight found that the run will meet (a defect of a target): the verdict names them.
+    preflight_notes: list[str] = Field(default_factory=list)
     invalid_reason: str | None = None
     exit_code: int | None = None
 
