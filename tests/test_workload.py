@@ -29,8 +29,12 @@ class Hook:
         return {e["name"] for e in self.events if outcome is None or e["context"]["outcome"] == outcome}
 
     def failures(self) -> list[tuple[str, str]]:
-        """(name, outcome) of every event that was not ``ok``."""
-        return [(e["name"], e["context"]["outcome"]) for e in self.events if e["context"]["outcome"] != "ok"]
+        """(name, outcome) of every event that failed (an expected refusal is not a failure)."""
+        return [
+            (e["name"], e["context"]["outcome"])
+            for e in self.events
+            if e["context"]["outcome"] not in ("ok", "refused")
+        ]
 
     def outcomes(self, name: str) -> set[str]:
         return {e["context"]["outcome"] for e in self.events if e["name"] == name}
@@ -164,17 +168,49 @@ def test_missing_password_is_a_clear_error(green: BackendProcess) -> None:
 
 
 def test_users_sharing_one_account_do_not_trip_over_each_others_chats(
-    green: BackendProcess, secrets_env: dict[str, str]
+    blue: BackendProcess, secrets_env: dict[str, str]
 ) -> None:
     # One account, four chatters joining a second apart, each keeping a single chat: every new
     # chat deletes the user's previous one. A chatter that adopted the account's history would read chats another user
     # deleted and record 404s the server was right to send.
     hook = run_users(
-        green, secrets_env, {"ChatUser": 1}, users=4, seconds=8, spawn_rate=1,
+        blue, secrets_env, {"ChatUser": 1}, users=4, seconds=8, spawn_rate=1,
         extra={"auth": {"pool_size": 1}, "chat": {**FAST["chat"], "max_open_chats": 1}},
     )  # fmt: skip
     assert "chat.delete" in hook.names("ok")
     assert hook.failures() == []
+
+
+# Routes each color has and the ci mix must take (issue 12, item 9), with the metric names they
+# are recorded under; only the frequent ones are required of a short test run.
+COVERED = {
+    "blue": {"chat.pin", "chat.clear_memory", "chat.rename", "chat.get", "chat.delete", "admin.memory_stats",
+             "agent.get", "agent.from_template", "agent.rate", "collection.update", "collection.document_delete",
+             "chat.rtt", "auth.refresh"},
+    "green": {"chat.clear_memory", "chat.memory_stats", "collection.stats", "collection.document_delete",
+              "collection.update", "agent.get", "chat.rtt", "auth.refresh"},
+}  # fmt: skip
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_the_ci_mix_records_no_failed_sample(color: str, start_backend, secrets_env: dict[str, str]) -> None:
+    # CONTRACT.md exactly, no planted fault: not one sample may fail. Tokens live 6 s, so users
+    # refresh (and green's sockets reopen with the new token) several times in the run.
+    from loadtests.profiles import load_profile
+
+    ci = load_profile("ci")
+    backend = start_backend(color, access_token_ttl_s=6)
+    uploader = {**ci.uploader.model_dump(), **FAST["uploader"]}
+    hook = run_users(backend, secrets_env, dict(ci.mix), users=11, seconds=10, extra={"uploader": uploader})
+    assert hook.failures() == [], hook.failures()[:10]
+    missing = COVERED[color] - hook.names("ok")
+    assert not missing, missing
+    others = {
+        "blue": ("chat.memory_stats", "collection.stats", "collection.search"),
+        "green": ("chat.get", "chat.delete", "chat.pin", "chat.rename", "admin.memory_stats", "agent.rate"),
+    }
+    assert not set(others[color]) & hook.names(), "a step this color has no route for was sent"  # fmt: skip
 
 
 def test_each_worker_starts_its_own_block_of_accounts() -> None:
