@@ -89,6 +89,16 @@ class Manifest(BaseModel):
     exit_code: int | None = None
 
 
+_MAX_SUFFIX = 1000  # runs of the same profile and target started within the same second
+_SHORT_PATH = 160  # characters of a path quoted in a one-line message
+
+
+def _short(path: Path) -> str:
+    """A path for a one-line message: an absurdly long one keeps its ends."""
+    text = str(path)
+    return text if len(text) <= _SHORT_PATH else f"{text[: _SHORT_PATH // 2 - 1]}…{text[-(_SHORT_PATH // 2) :]}"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -197,21 +207,37 @@ class RunDirectory:
     # -- creation -----------------------------------------------------------------------------
     @classmethod
     def create(cls, *, out: Path | None, results_root: Path, profile: str, target: str) -> RunDirectory:
-        """``out`` is used exactly when given; otherwise ``<results_root>/<UTC timestamp>-<profile>-<target>``."""
+        """``out`` is used exactly when given; otherwise ``<results_root>/<UTC timestamp>-<profile>-<target>``.
+
+        Atomic: two runs started at the same instant never share a directory. A generated name is
+        taken by ``mkdir`` itself (which fails for all but one caller), the next suffix on a
+        collision; a given ``--out`` (new, or existing and empty) is claimed by creating its
+        ``locust/`` folder, which only one caller can do."""
         if out is None:
             stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stamp}-{profile}-{target}")
-            out = results_root / slug
-            suffix = 1
-            while out.exists():
-                suffix += 1
-                out = results_root / f"{slug}-{suffix}"
-        if out.exists() and any(out.iterdir()):
-            raise ConfigError(f"--out {out} exists and is not empty; choose a new directory")
+            for suffix in range(1, _MAX_SUFFIX + 1):
+                candidate = results_root / (slug if suffix == 1 else f"{slug}-{suffix}")
+                try:
+                    candidate.mkdir(parents=True)
+                except FileExistsError:
+                    continue
+                except OSError as error:
+                    raise ConfigError(f"cannot create run directory {_short(candidate)}: {error.strerror}") from None
+                (candidate / LOCUST_DIR).mkdir()
+                return cls(candidate)
+            raise ConfigError(f"{_short(results_root)} already holds {_MAX_SUFFIX} runs named {slug}; clean it up")
         try:
-            (out / LOCUST_DIR).mkdir(parents=True, exist_ok=True)
+            if out.exists() and not out.is_dir():
+                raise ConfigError(f"--out {_short(out)} is a file; name a new or empty directory")
+            out.mkdir(parents=True, exist_ok=True)
+            if any(out.iterdir()):
+                raise ConfigError(f"--out {_short(out)} exists and is not empty; choose a new directory")
+            (out / LOCUST_DIR).mkdir()  # the claim: of two runs given the same --out, one gets here
+        except FileExistsError:
+            raise ConfigError(f"--out {_short(out)} exists and is not empty; choose a new directory") from None
         except OSError as error:
-            raise ConfigError(f"cannot create run directory {out}: {error.strerror}") from None
+            raise ConfigError(f"cannot create run directory {_short(out)}: {error.strerror}") from None
         return cls(out)
 
     # -- paths --------------------------------------------------------------------------------
