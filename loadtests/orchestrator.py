@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import secrets
 import signal
 import subprocess
@@ -143,6 +144,19 @@ def _backend_settings(profile: Profile, color: str) -> BackendSettings:
     )
 
 
+def backend_failure_reason(color: str, error: BaseException) -> str:
+    """One line for a backend that never became ready: what happened, and the last line of its
+    stderr (its traceback stays out of the user's terminal), in plain words when it ran out of files."""
+    what = str(error).splitlines()[0] if str(error) else type(error).__name__
+    tail = getattr(error, "stderr_tail", "") or ""
+    last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
+    reason = f"the embedded {color} backend never became ready: {what}"
+    if "too many open files" in tail.lower() or "errno 24" in tail.lower():
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return f"{reason}: too many open files (the open-file limit is {soft}; raise it with `ulimit -n`)"
+    return f"{reason} ({last[:200]})" if last else reason
+
+
 class _Run:
     """The state of one run while it goes; ``execute`` is the whole life cycle."""
 
@@ -202,9 +216,7 @@ class _Run:
                     except RunInterrupted:
                         raise
                     except Exception as error:
-                        problem = problem or InvalidRunError(
-                            f"the embedded {color} backend never became ready: {error}"
-                        )
+                        problem = problem or InvalidRunError(backend_failure_reason(color, error))
             finally:
                 # Interrupted or not, every backend that did start is stopped with the run (those
                 # still starting are waited for: at most their ready timeout, about a second).
@@ -456,6 +468,14 @@ def run(
         checked = preflight.ensure(swarm)
         if checked.raised_soft_to is not None:
             on_status(f"open-file soft limit raised to {checked.raised_soft_to} for {swarm.connections} connections")
+    else:  # any run: an open-file limit too low for it is said now, not as a backend's traceback
+        needed = preflight.run_files_needed(
+            users=profile.users + len(plans),
+            processes=request.workers + request.remote_workers,
+            embedded=any(plan.url is None for plan in plans),
+        )
+        if (raised := preflight.ensure_open_files(needed)) is not None:
+            on_status(f"open-file soft limit raised to {raised}")
     run_dir = RunDirectory.create(
         out=request.out, results_root=request.results_root, profile=profile.name, target=request.target_mode
     )
