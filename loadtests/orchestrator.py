@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,7 @@ from analysis.history import index_run
 from analysis.judge import Judged, judge_run, write_report, write_verdict
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
-from loadtests.credentials import check_credentials
+from loadtests.credentials import check_credentials, jwt_secret
 from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, InvalidRunError, LoadbenchError
 from loadtests.live import LiveCheck, LiveJudge
 from loadtests.monitor.monitor import ResourceMonitor
@@ -144,6 +144,28 @@ def _backend_settings(profile: Profile, color: str) -> BackendSettings:
     )
 
 
+def run_secrets(profile: Profile, environ: Mapping[str, str]) -> dict[str, str]:
+    """The secrets a run's children get through their environment (never a file, never argv).
+
+    The embedded backends verify tokens with the JWT secret the profile names when it mints them
+    (its ``secret_file`` or ``secret_env``), so a profile written for the real deployment runs
+    unchanged against the embedded stand-in (CI's dry run of the gate) instead of failing every
+    request with 401; an unreadable secret file is a ``ConfigError`` before anything starts.
+    Otherwise the secrets are ``$LOADBENCH_JWT_SECRET`` and the pool password's variable, or fresh
+    random ones per run. External targets bring their own (``check_credentials``)."""
+    auth = profile.auth
+    minting = auth.mode == "mint"
+    if minting and (auth.secret_file or environ.get(auth.secret_env)):
+        secret = jwt_secret(auth, environ)
+    else:
+        secret = environ.get(ENV_JWT_SECRET) or secrets.token_hex(32)
+    env = {ENV_JWT_SECRET: secret}
+    if minting and not auth.secret_file:
+        env[auth.secret_env] = secret  # Locust's minter reads the same secret as the backends
+    env[auth.password_env] = environ.get(auth.password_env) or secrets.token_urlsafe(18)
+    return env
+
+
 def backend_failure_reason(color: str, error: BaseException) -> str:
     """One line for a backend that never became ready: what happened, and the last line of its
     stderr (its traceback stays out of the user's terminal), in plain words when it ran out of files."""
@@ -160,7 +182,7 @@ def backend_failure_reason(color: str, error: BaseException) -> str:
 class _Run:
     """The state of one run while it goes; ``execute`` is the whole life cycle."""
 
-    def __init__(self, request: RunRequest, on_status: Callable[[str], None]) -> None:
+    def __init__(self, request: RunRequest, on_status: Callable[[str], None], secret_env: dict[str, str]) -> None:
         self.request = request
         self.profile = request.profile
         self.say = on_status
@@ -171,11 +193,7 @@ class _Run:
         self.storms: StormDriver | None = None
         self.live: LiveJudge | None = None
         self.notes: list[str] = []
-        # Fresh secrets per run for the embedded backends; external targets bring their own.
-        self.secret_env = {ENV_JWT_SECRET: os.environ.get(ENV_JWT_SECRET) or secrets.token_hex(32)}
-        password_env = self.profile.auth.password_env
-        self.password = os.environ.get(password_env) or secrets.token_urlsafe(18)
-        self.secret_env[password_env] = self.password
+        self.secret_env = secret_env  # for the children's environment only (run_secrets)
 
     # -- stages -------------------------------------------------------------------------------
     def start_targets(self, plans: list[TargetPlan]) -> list[TargetConfig]:
@@ -476,6 +494,7 @@ def run(
         )
         if (raised := preflight.ensure_open_files(needed)) is not None:
             on_status(f"open-file soft limit raised to {raised}")
+    secret_env = run_secrets(profile, os.environ)
     run_dir = RunDirectory.create(
         out=request.out, results_root=request.results_root, profile=profile.name, target=request.target_mode
     )
@@ -495,7 +514,7 @@ def run(
     if observer is not None:
         observer.opened(run_dir.path, [plan.color for plan in plans], profile.duration_s)
         observer.phase("starting targets")
-    state = _Run(request, on_status)
+    state = _Run(request, on_status, secret_env)
     status, exit_code, reason = "complete", 0, ""
     try:
         with _interruptible():

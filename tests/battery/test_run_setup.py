@@ -4,11 +4,13 @@ ends with exit 2 and one line, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from battery_helpers import ROOT, assert_clean_failure, loadbench
 
 from loadtests.errors import ConfigError
@@ -136,3 +138,44 @@ def test_a_backend_that_runs_out_of_files_is_one_line() -> None:
     reason = backend_failure_reason("blue", error)
     assert "\n" not in reason
     assert "too many open files" in reason and "ulimit -n" in reason
+
+
+# -- item 8: auth mode mint against the embedded backends -----------------------------------------
+MINT_SECRET = "mint-secret-from-the-profile-Xy7"
+
+
+@pytest.mark.parametrize("source", ["secret_file", "secret_env"])
+def test_minting_against_the_embedded_backends_uses_the_profiles_secret(source: str, tmp_path: Path) -> None:
+    """The embedded backends verify tokens with the secret the profile names (file or variable),
+    not a fresh one of their own: every minted token is accepted, the run passes."""
+    env = {"LOADBENCH_JWT_SECRET": "another-secret-the-profile-does-not-name"}
+    if source == "secret_file":
+        secret_file = tmp_path / "jwt.secret"
+        secret_file.write_text(MINT_SECRET + "\n")
+        auth = f"auth: {{mode: mint, secret_file: {secret_file}}}\n"
+    else:
+        env["MY_JWT_SECRET"] = MINT_SECRET
+        auth = "auth: {mode: mint, secret_env: MY_JWT_SECRET}\n"
+    profile = tmp_path / "mint.yaml"
+    # One SLO that a short run can decide: every request answered ok, on both colors.
+    slos = (
+        "slos: [{name: errors, metric: '*', statistic: error_rate, comparison: '<', threshold: 0.1, min_samples: 5}]\n"
+    )
+    profile.write_text(SHORT + auth + slos)
+    out = tmp_path / "run"
+    result = loadbench("run", "--profile", str(profile), "--out", str(out), "--no-report", env=env, timeout=120)
+    assert result.code == 0, (result.stdout[-3000:], result.stderr[-2000:])
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert {row["target"] for row in rows if row["outcome"] == "ok"} == {"blue", "green"}
+    assert not [row for row in rows if row["outcome"] != "ok"]
+    assert MINT_SECRET not in "".join(path.read_text(errors="replace") for path in out.rglob("*") if path.is_file())
+
+
+def test_minting_with_an_unreadable_secret_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    profile = tmp_path / "mint.yaml"
+    profile.write_text(SHORT + f"auth: {{mode: mint, secret_file: {tmp_path / 'missing.secret'}}}\n")
+    out = tmp_path / "run"
+    result = loadbench("run", "--profile", str(profile), "--out", str(out), timeout=60)
+    assert_clean_failure(result, 2, r"cannot read the JWT secret file .*missing\.secret")
+    assert len((result.stdout + result.stderr).strip().splitlines()) == 1
+    assert not out.exists()
