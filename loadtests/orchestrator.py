@@ -8,7 +8,10 @@
 6. stop everything, mark the manifest, judge the run and draw its report (``analysis.judge``).
 
 Ctrl-C or SIGTERM at any point stops Locust gracefully, keeps what was measured, marks the run
-``partial`` and ends with exit 4. Secrets go to child processes through the environment only.
+``partial`` and ends with exit 4. SIGKILL (or the OOM killer) leaves nothing running either: every
+child watches this process (``reference_backend.lifeline``), Locust records when it died and
+stops (``loadtests.parent_watch``), the backends stop and remove their temporary folders.
+Secrets go to child processes through the environment only.
 """
 
 from __future__ import annotations
@@ -541,6 +544,7 @@ def run(
                     targets=tuple(targets),
                     end_after_s=None if request.web_port is not None or not request.distributed else profile.duration_s,
                     allow_remote=request.allow_remote,
+                    parent_pid=os.getpid(),
                 )
                 config.write(run_dir.file(RUN_CONFIG))
                 state.start_monitor(run_dir, targets)

@@ -126,6 +126,7 @@ def start_backend_process(
     command = [
         sys.executable, "-m", "reference_backend", "--config", str(config_path), "--port-file", str(port_file),
         "--parent-pid", str(os.getpid()),  # it stops if whoever started it dies, even by SIGKILL
+        "--workdir", str(workdir),  # and then removes this folder itself
     ]  # fmt: skip
     with open(workdir / "stderr.log", "wb") as stderr:
         # Its own session: a Ctrl-C in the terminal reaches the orchestrator only, which stops the

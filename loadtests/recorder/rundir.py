@@ -5,11 +5,13 @@ Format history (``FORMAT_VERSION``); loaders refuse versions newer than they kno
     ``rows.SampleRow``), events.jsonl, resources.csv, locust/ (Locust's CSV, HTML and log),
     verdict.json, summary.md. Added within version 1 (readers treat them as optional):
     figures.jsonl (run-level gauges such as ``connections_held``), junit.xml, plots/*.png,
-    report.html, connections.jsonl (the swarm's connection counters, ``loadtests.swarm.gauge``).
+    report.html, connections.jsonl (the swarm's connection counters, ``loadtests.swarm.gauge``),
+    manifest ``orchestrator_lost_at`` (a run killed without ending: samples after it are not judged).
 
 Everything is written as it is measured: samples are appended and flushed every interval, the
 manifest is replaced atomically, and it says ``partial`` until the run ends well. A run killed
-with SIGKILL therefore leaves a readable directory whose manifest says ``partial``.
+with SIGKILL therefore leaves a readable directory whose manifest says ``partial`` (and when the
+run was last seen alive: ``loadtests.parent_watch``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class Manifest(BaseModel):
     notes: list[str] = Field(default_factory=list)
     invalid_reason: str | None = None
     exit_code: int | None = None
+    # Epoch seconds: the run died without ending (SIGKILL…) and was last seen alive then; written by
+    # the Locust process that noticed. Samples after it are not judged.
+    orchestrator_lost_at: float | None = Field(default=None, allow_inf_nan=False)
 
 
 _MAX_SUFFIX = 1000  # runs of the same profile and target started within the same second
