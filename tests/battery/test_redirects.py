@@ -8,6 +8,7 @@ Every real-time path is tried: blue's native WebSocket and green's Socket.IO, fo
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -64,14 +65,29 @@ class _Listener:
         self._server.close()
 
 
-@pytest.fixture
-def redirecting() -> Iterator[tuple[str, _Listener]]:
+@contextlib.contextmanager
+def _redirecting(scheme: str) -> Iterator[tuple[str, _Listener]]:
     """(the base URL of a target that redirects everything, the listener it redirects to)."""
     elsewhere = _Listener()
-    target = _Listener(redirect_to=f"ws://127.0.0.1:{elsewhere.port}/elsewhere")
-    yield f"http://127.0.0.1:{target.port}", elsewhere
-    target.close()
-    elsewhere.close()
+    target = _Listener(redirect_to=f"{scheme}://127.0.0.1:{elsewhere.port}/elsewhere")
+    try:
+        yield f"http://127.0.0.1:{target.port}", elsewhere
+    finally:
+        target.close()
+        elsewhere.close()
+
+
+@pytest.fixture
+def redirecting() -> Iterator[tuple[str, _Listener]]:
+    """To a ``ws://`` address: websocket-client follows that (an ``http://`` one it refuses itself)."""
+    with _redirecting("ws") as pair:
+        yield pair
+
+
+@pytest.fixture
+def http_redirecting() -> Iterator[tuple[str, _Listener]]:
+    with _redirecting("http") as pair:
+        yield pair
 
 
 WS = RealtimeEndpoint(kind="ws", path="/api/chat/ws", query={"token": "t"})
@@ -91,3 +107,14 @@ def test_a_redirect_is_refused_and_never_followed(path: str, redirecting: tuple[
     with pytest.raises((TransportError, ConnectFailed)):
         OPENERS[path](url)
     assert elsewhere.connections == 0, "the connection followed the redirect"
+
+
+def test_plain_http_does_not_follow_a_redirect_either(http_redirecting: tuple[str, _Listener]) -> None:
+    """HTTP gets the 302 itself (measured as the answer it is) and goes nowhere else."""
+    from loadtests.dialects.base import HttpRequest
+    from loadtests.transport.http import HttpTransport
+
+    url, elsewhere = http_redirecting
+    reply = HttpTransport(url, timeout_s=3, connect_timeout_s=3).send(HttpRequest("health", "GET", "/health"), {})
+    assert reply.status == 302
+    assert elsewhere.connections == 0
