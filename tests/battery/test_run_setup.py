@@ -4,10 +4,12 @@ ends with exit 2 and one line, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -29,9 +31,24 @@ chat: {think_time_s: [0.1, 0.2]}
 ROUNDS = 40
 
 
-def _create_in_rounds(barrier, results: Path, queue) -> None:  # type: ignore[no-untyped-def]
+def _create_in_rounds(barrier, looked, results: Path, queue) -> None:  # type: ignore[no-untyped-def]
+    # The worst interleaving, every round: a caller that has found a name free waits until the
+    # other caller has found it free too, before it creates. An atomic create never looks first.
+    original_exists = Path.exists
+    state = {"waited": False}
+
+    def exists(self: Path, *args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        found = original_exists(self, *args, **kwargs)
+        if self.parent == results and not found and not state["waited"]:
+            state["waited"] = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                looked.wait(timeout=2)
+        return found
+
+    Path.exists = exists  # type: ignore[method-assign]  # in this forked child only
     for _ in range(ROUNDS):
         barrier.wait(timeout=20)
+        state["waited"] = False
         try:
             made = RunDirectory.create(out=None, results_root=results, profile="race", target="both")
             queue.put(str(made.path))
@@ -43,10 +60,10 @@ def _race(tmp_path: Path) -> list[list[str]]:
     """Two processes call ``RunDirectory.create`` at the same instant, ``ROUNDS`` times; the
     answers of each round."""
     context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(2)
+    barrier, looked = context.Barrier(2), context.Barrier(2)
     queue = context.Queue()
     results = tmp_path / "results"
-    procs = [context.Process(target=_create_in_rounds, args=(barrier, results, queue)) for _ in range(2)]
+    procs = [context.Process(target=_create_in_rounds, args=(barrier, looked, results, queue)) for _ in range(2)]
     for proc in procs:
         proc.start()
     try:
