@@ -30,6 +30,7 @@ COUNT_COLUMNS = ("count", "timed", "nbytes", "overflow")
 SAMPLE_COLUMNS = ("t0", "t1", *TEXT_COLUMNS, *COUNT_COLUMNS, "hist_id")
 FIGURE_COLUMNS = ("time", "target", "name", "value")
 USER_COLUMNS = ("time", "users")
+_EPSILON_S = 1e-6  # as in analysis.windows: interval bounds are rounded to the millisecond when written
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class RunData:
     users: pd.DataFrame  # USER_COLUMNS: Locust's user count over time (its stats history)
     events: list[RunEvent]
     bad_sample_lines: int
+    unjudged_rows: int = 0  # sample rows recorded after the run died (``Manifest.orchestrator_lost_at``)
 
     def event_time(self, name: str) -> float | None:
         return next((event.t for event in self.events if event.event == name), None)
@@ -183,7 +185,15 @@ def _read_users(directory: RunDirectory) -> pd.DataFrame:
     return users.dropna()
 
 
+def _before(frame: pd.DataFrame, column: str, moment: float) -> pd.DataFrame:
+    return frame.loc[frame[column] <= moment].reset_index(drop=True)
+
+
 def load_run(path: Path | str) -> RunData:
+    """The run's data. A run that died without ending (``Manifest.orchestrator_lost_at``) is
+    loaded up to that moment only: whole sample intervals that ended by then, and readings taken
+    by then. What came after measured a dying run (backends stopping, users cut off), not the
+    target, and is never judged, by ``check``, ``report`` or ``compare`` alike."""
     directory = RunDirectory(path)
     manifest = directory.read_manifest()
     samples, histograms, bad_lines = _read_samples(directory)
@@ -194,14 +204,21 @@ def load_run(path: Path | str) -> RunData:
         RunEvent(float(e["t"]), str(e["event"]), {k: v for k, v in e.items() if k not in ("t", "event")})
         for e in directory.read_events()
     ]
+    resources, users, unjudged = _read_resources(directory), _read_users(directory), 0
+    if (lost_at := manifest.orchestrator_lost_at) is not None:
+        moment = lost_at + _EPSILON_S
+        unjudged = int((samples["t1"] > moment).sum())
+        samples = _before(samples, "t1", moment)
+        figures, resources, users = (_before(frame, "time", moment) for frame in (figures, resources, users))
     return RunData(
         directory=directory,
         manifest=manifest,
         samples=samples,
         histograms=histograms,
-        resources=_read_resources(directory),
+        resources=resources,
         figures=figures,
-        users=_read_users(directory),
+        users=users,
         events=events,
         bad_sample_lines=bad_lines,
+        unjudged_rows=unjudged,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -29,6 +30,7 @@ from analysis.stats import (
 )
 from analysis.windows import Window
 from loadtests.errors import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
+from loadtests.recorder.rundir import iso
 
 VERDICT_SCHEMA_VERSION = 1
 
@@ -234,6 +236,12 @@ def _run_notes(run: RunData) -> list[str]:
         notes.append(f"run invalid: {run.manifest.invalid_reason or 'see manifest'}")
     if status == "partial":
         notes.append("run is partial: the verdict covers only what was measured before it ended")
+    if (lost_at := run.manifest.orchestrator_lost_at) is not None:
+        moment = iso(datetime.fromtimestamp(lost_at, UTC))
+        notes.append(
+            f"loadbench run died without ending the run (last seen alive {moment}): "
+            f"{run.unjudged_rows} sample row(s) recorded after it are not judged"
+        )
     if run.bad_sample_lines:
         notes.append(f"{run.bad_sample_lines} unreadable line(s) in samples.jsonl were skipped")
     overflow = int(run.samples["overflow"].sum()) if len(run.samples) else 0

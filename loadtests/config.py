@@ -43,6 +43,8 @@ class RunConfig(BaseModel):
     end_after_s: float | None = None
     # Non-loopback hosts the user allowed (--allow-remote): URLs edited in the web UI obey them too.
     allow_remote: tuple[str, ...] = ()
+    # The orchestrator's pid: the Locust processes it starts stop when it dies (loadtests.parent_watch).
+    parent_pid: int | None = None
 
     @property
     def probe_count(self) -> int:

@@ -34,9 +34,14 @@ class Account:
 def _read_secret(env_name: str, file: str | None, environ: Mapping[str, str], what: str) -> str:
     if file:
         try:
-            return Path(file).read_text(encoding="utf-8").strip()
+            text = Path(file).read_text(encoding="utf-8").strip()
         except OSError as error:
             raise ConfigError(f"cannot read the {what} file {file}: {error.strerror}") from None
+        except ValueError:
+            raise ConfigError(f"the {what} file {file} is not UTF-8 text") from None
+        if not text:
+            raise ConfigError(f"the {what} file {file} is empty")
+        return text
     value = environ.get(env_name, "")
     if not value:
         raise ConfigError(f"set {env_name} to the {what}")
@@ -129,10 +134,16 @@ class TokenMinter:
         return AuthSession(jwt.encode(claims, self._secret, algorithm="HS256"), None, now + ttl, account.user_id)
 
 
+def jwt_secret(auth: AuthSettings, environ: Mapping[str, str]) -> str:
+    """The HS256 secret mint mode signs with: the content of ``secret_file`` when the profile names
+    one, else the variable ``secret_env``."""
+    return _read_secret(auth.secret_env, auth.secret_file, environ, "JWT secret")
+
+
 def token_minter(auth: AuthSettings, environ: Mapping[str, str]) -> TokenMinter | None:
     if auth.mode != "mint":
         return None
-    return TokenMinter(_read_secret(auth.secret_env, auth.secret_file, environ, "JWT secret"), ttl_s=auth.token_ttl_s)
+    return TokenMinter(jwt_secret(auth, environ), ttl_s=auth.token_ttl_s)
 
 
 def check_credentials(auth: AuthSettings, environ: Mapping[str, str], *, admins: bool) -> None:

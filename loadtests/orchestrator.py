@@ -8,20 +8,24 @@
 6. stop everything, mark the manifest, judge the run and draw its report (``analysis.judge``).
 
 Ctrl-C or SIGTERM at any point stops Locust gracefully, keeps what was measured, marks the run
-``partial`` and ends with exit 4. Secrets go to child processes through the environment only.
+``partial`` and ends with exit 4. SIGKILL (or the OOM killer) leaves nothing running either: every
+child watches this process (``reference_backend.lifeline``), Locust records when it died and
+stops (``loadtests.parent_watch``), the backends stop and remove their temporary folders.
+Secrets go to child processes through the environment only.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import resource
 import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +39,7 @@ from analysis.history import index_run
 from analysis.judge import Judged, judge_run, write_report, write_verdict
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
-from loadtests.credentials import check_credentials
+from loadtests.credentials import check_credentials, jwt_secret
 from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, InvalidRunError, LoadbenchError
 from loadtests.live import LiveCheck, LiveJudge
 from loadtests.monitor.monitor import ResourceMonitor
@@ -145,10 +149,45 @@ def backend_settings(profile: Profile, color: str) -> BackendSettings:
     )
 
 
+def run_secrets(profile: Profile, environ: Mapping[str, str]) -> dict[str, str]:
+    """The secrets a run's children get through their environment (never a file, never argv).
+
+    The embedded backends verify tokens with the JWT secret the profile names when it mints them
+    (its ``secret_file`` or ``secret_env``), so a profile written for the real deployment runs
+    unchanged against the embedded stand-in (CI's dry run of the gate) instead of failing every
+    request with 401; an unreadable secret file is a ``ConfigError`` before anything starts.
+    Otherwise the secrets are ``$LOADBENCH_JWT_SECRET`` and the pool password's variable, or fresh
+    random ones per run. External targets bring their own (``check_credentials``)."""
+    auth = profile.auth
+    minting = auth.mode == "mint"
+    if minting and (auth.secret_file or environ.get(auth.secret_env)):
+        secret = jwt_secret(auth, environ)
+    else:
+        secret = environ.get(ENV_JWT_SECRET) or secrets.token_hex(32)
+    env = {ENV_JWT_SECRET: secret}
+    if minting and not auth.secret_file:
+        env[auth.secret_env] = secret  # Locust's minter reads the same secret as the backends
+    env[auth.password_env] = environ.get(auth.password_env) or secrets.token_urlsafe(18)
+    return env
+
+
+def backend_failure_reason(color: str, error: BaseException) -> str:
+    """One line for a backend that never became ready: what happened, and the last line of its
+    stderr (its traceback stays out of the user's terminal), in plain words when it ran out of files."""
+    what = str(error).splitlines()[0] if str(error) else type(error).__name__
+    tail = getattr(error, "stderr_tail", "") or ""
+    last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
+    reason = f"the embedded {color} backend never became ready: {what}"
+    if "too many open files" in tail.lower() or "errno 24" in tail.lower():
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return f"{reason}: too many open files (the open-file limit is {soft}; raise it with `ulimit -n`)"
+    return f"{reason} ({last[:200]})" if last else reason
+
+
 class _Run:
     """The state of one run while it goes; ``execute`` is the whole life cycle."""
 
-    def __init__(self, request: RunRequest, on_status: Callable[[str], None]) -> None:
+    def __init__(self, request: RunRequest, on_status: Callable[[str], None], secret_env: dict[str, str]) -> None:
         self.request = request
         self.profile = request.profile
         self.say = on_status
@@ -159,11 +198,7 @@ class _Run:
         self.storms: StormDriver | None = None
         self.live: LiveJudge | None = None
         self.notes: list[str] = []
-        # Fresh secrets per run for the embedded backends; external targets bring their own.
-        self.secret_env = {ENV_JWT_SECRET: os.environ.get(ENV_JWT_SECRET) or secrets.token_hex(32)}
-        password_env = self.profile.auth.password_env
-        self.password = os.environ.get(password_env) or secrets.token_urlsafe(18)
-        self.secret_env[password_env] = self.password
+        self.secret_env = secret_env  # for the children's environment only (run_secrets)
 
     # -- stages -------------------------------------------------------------------------------
     def start_targets(self, plans: list[TargetPlan]) -> list[TargetConfig]:
@@ -204,9 +239,7 @@ class _Run:
                     except RunInterrupted:
                         raise
                     except Exception as error:
-                        problem = problem or InvalidRunError(
-                            f"the embedded {color} backend never became ready: {error}"
-                        )
+                        problem = problem or InvalidRunError(backend_failure_reason(color, error))
             finally:
                 # Interrupted or not, every backend that did start is stopped with the run (those
                 # still starting are waited for: at most their ready timeout, about a second).
@@ -473,6 +506,15 @@ def run(
         checked = preflight.ensure(swarm)
         if checked.raised_soft_to is not None:
             on_status(f"open-file soft limit raised to {checked.raised_soft_to} for {swarm.connections} connections")
+    else:  # any run: an open-file limit too low for it is said now, not as a backend's traceback
+        needed = preflight.run_files_needed(
+            users=profile.users + len(plans),
+            processes=request.workers + request.remote_workers,
+            embedded=any(plan.url is None for plan in plans),
+        )
+        if (raised := preflight.ensure_open_files(needed)) is not None:
+            on_status(f"open-file soft limit raised to {raised}")
+    secret_env = run_secrets(profile, os.environ)
     run_dir = RunDirectory.create(
         out=request.out, results_root=request.results_root, profile=profile.name, target=request.target_mode
     )
@@ -492,7 +534,7 @@ def run(
     if observer is not None:
         observer.opened(run_dir.path, [plan.color for plan in plans], profile.duration_s)
         observer.phase("starting targets")
-    state = _Run(request, on_status)
+    state = _Run(request, on_status, secret_env)
     status, exit_code, reason = "complete", 0, ""
     preflight_stopped = False
     try:
@@ -533,6 +575,7 @@ def run(
                     targets=tuple(targets),
                     end_after_s=None if request.web_port is not None or not request.distributed else profile.duration_s,
                     allow_remote=request.allow_remote,
+                    parent_pid=os.getpid(),
                 )
                 config.write(run_dir.file(RUN_CONFIG))
                 state.start_monitor(run_dir, targets)

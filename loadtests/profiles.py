@@ -141,9 +141,13 @@ class ReferenceBackendProfile(_Strict):
         return override.llm or self.llm, override.faults or self.faults
 
 
+PROFILE_NAME_MAX = 64
+
+
 class Profile(_Strict):
     version: Literal[1] = PROFILE_FORMAT_VERSION
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # It names the run directory (``<stamp>-<name>-<target>``: a file name is at most 255 bytes).
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=PROFILE_NAME_MAX)
     description: str = ""
     duration_s: float = Field(gt=0, le=7 * 24 * 3600)
     users: int = Field(ge=1, le=1_000_000)

@@ -17,6 +17,7 @@ from pathlib import Path
 from locust import User, between, constant_pacing
 from locust.env import Environment
 
+from loadtests import parent_watch
 from loadtests.config import RunConfig, TargetConfig, load_run_config
 from loadtests.credentials import CredentialPool, TokenMinter, admin_account, load_accounts, token_minter
 from loadtests.live import LIVE_SLO
@@ -163,6 +164,8 @@ def define_workload(events, environ: Mapping[str, str] = os.environ) -> dict[str
         )
         if run_dir is not None:
             install_slo_tab(environment, run_dir / LIVE_SLO)
+        if config.parent_pid is not None:  # started by loadbench run: never outlive it
+            parent_watch.install(environment, parent_pid=config.parent_pid, run_dir=run_dir)
 
     events.init.add_listener(on_init)
     events.init_command_line_parser.add_listener(lambda parser, **_: add_arguments(parser, config))

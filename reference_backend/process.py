@@ -29,7 +29,12 @@ _STDERR_TAIL_LINES = 30
 
 
 class BackendStartError(RuntimeError):
-    """The backend process exited or did not become ready in time; the message has its stderr tail."""
+    """The backend process exited or did not become ready in time; the message has its stderr tail
+    (``stderr_tail`` alone, for a caller that says it in one line)."""
+
+    def __init__(self, message: str, *, stderr_tail: str = "") -> None:
+        super().__init__(f"{message}\n--- backend stderr (tail) ---\n{stderr_tail}" if stderr_tail else message)
+        self.stderr_tail = stderr_tail
 
 
 def settings_without_secrets(settings: BackendSettings) -> dict[str, Any]:
@@ -121,6 +126,7 @@ def start_backend_process(
     command = [
         sys.executable, "-m", "reference_backend", "--config", str(config_path), "--port-file", str(port_file),
         "--parent-pid", str(os.getpid()),  # it stops if whoever started it dies, even by SIGKILL
+        "--workdir", str(workdir),  # and then removes this folder itself
     ]  # fmt: skip
     with open(workdir / "stderr.log", "wb") as stderr:
         # Its own session: a Ctrl-C in the terminal reaches the orchestrator only, which stops the
@@ -146,7 +152,7 @@ def start_backend_process(
 
 
 def _failure(message: str, workdir: Path) -> BackendStartError:
-    return BackendStartError(f"{message}\n--- backend stderr (tail) ---\n{_tail(workdir / 'stderr.log', 30)}")
+    return BackendStartError(message, stderr_tail=_tail(workdir / "stderr.log", _STDERR_TAIL_LINES))
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, deadline: float, workdir: Path) -> int:

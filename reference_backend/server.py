@@ -7,7 +7,6 @@ import signal
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -15,6 +14,7 @@ from types import FrameType
 import uvicorn
 
 from reference_backend.app import create_app
+from reference_backend.lifeline import exit_backstop, watch_parent
 from reference_backend.settings import BackendSettings
 
 BACKLOG = 4096
@@ -85,23 +85,18 @@ def write_port_file(path: Path, port: int) -> None:
         raise
 
 
-def watch_parent(parent_pid: int, on_gone: Callable[[], None], *, period_s: float = 1.0) -> threading.Thread:
-    """Call ``on_gone`` once ``parent_pid`` is no longer this process's parent (it died, even by
-    SIGKILL): a backend started for a run must never outlive it."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(period_s)
-        on_gone()
-
-    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
-    thread.start()
-    return thread
+ORPHAN_EXIT_S = 2  # an orphaned backend is gone within this (plus the watch's period)
 
 
-def serve(settings: BackendSettings, *, port_file: Path | None = None, parent_pid: int | None = None) -> None:
-    """Run until SIGTERM or SIGINT (uvicorn handles both), or until ``parent_pid`` goes away.
-    ``settings`` must carry its secrets."""
+def serve(
+    settings: BackendSettings,
+    *,
+    port_file: Path | None = None,
+    parent_pid: int | None = None,
+    on_orphaned: Callable[[], None] | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT (uvicorn handles both), or until ``parent_pid`` goes away (then
+    ``on_orphaned`` runs first). ``settings`` must carry its secrets."""
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
 
@@ -119,8 +114,18 @@ def serve(settings: BackendSettings, *, port_file: Path | None = None, parent_pi
     # the signal, and a signal that arrives before uvicorn's handlers are in place is not lost.
     in_main_thread = threading.current_thread() is threading.main_thread()  # else signals are not ours
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main_thread else {}
+
+    def orphaned(last_seen_alive: float) -> None:
+        # Whoever started this backend is gone (even by SIGKILL): nobody measures a graceful end any
+        # more, so connections are not waited for, and the kernel ends the process should the exit hang.
+        exit_backstop(ORPHAN_EXIT_S)
+        if on_orphaned is not None:
+            on_orphaned()
+        server.force_exit = True
+        server.should_exit = True
+
     if parent_pid is not None:
-        watch_parent(parent_pid, lambda: setattr(server, "should_exit", True))
+        watch_parent(parent_pid, orphaned)
     try:
         server.run(sockets=[sock])
     finally:

@@ -5,11 +5,13 @@ Format history (``FORMAT_VERSION``); loaders refuse versions newer than they kno
     ``rows.SampleRow``), events.jsonl, resources.csv, locust/ (Locust's CSV, HTML and log),
     verdict.json, summary.md. Added within version 1 (readers treat them as optional):
     figures.jsonl (run-level gauges such as ``connections_held``), junit.xml, plots/*.png,
-    report.html, connections.jsonl (the swarm's connection counters, ``loadtests.swarm.gauge``).
+    report.html, connections.jsonl (the swarm's connection counters, ``loadtests.swarm.gauge``),
+    manifest ``orchestrator_lost_at`` (a run killed without ending: samples after it are not judged).
 
 Everything is written as it is measured: samples are appended and flushed every interval, the
 manifest is replaced atomically, and it says ``partial`` until the run ends well. A run killed
-with SIGKILL therefore leaves a readable directory whose manifest says ``partial``.
+with SIGKILL therefore leaves a readable directory whose manifest says ``partial`` (and when the
+run was last seen alive: ``loadtests.parent_watch``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,19 @@ class Manifest(BaseModel):
     preflight_notes: list[str] = Field(default_factory=list)
     invalid_reason: str | None = None
     exit_code: int | None = None
+    # Epoch seconds: the run died without ending (SIGKILL…) and was last seen alive then; written by
+    # the Locust process that noticed. Samples after it are not judged.
+    orchestrator_lost_at: float | None = Field(default=None, allow_inf_nan=False)
+
+
+_MAX_SUFFIX = 1000  # runs of the same profile and target started within the same second
+_SHORT_PATH = 160  # characters of a path quoted in a one-line message
+
+
+def _short(path: Path) -> str:
+    """A path for a one-line message: an absurdly long one keeps its ends."""
+    text = str(path)
+    return text if len(text) <= _SHORT_PATH else f"{text[: _SHORT_PATH // 2 - 1]}…{text[-(_SHORT_PATH // 2) :]}"
 
 
 def utc_now() -> datetime:
@@ -199,21 +214,37 @@ class RunDirectory:
     # -- creation -----------------------------------------------------------------------------
     @classmethod
     def create(cls, *, out: Path | None, results_root: Path, profile: str, target: str) -> RunDirectory:
-        """``out`` is used exactly when given; otherwise ``<results_root>/<UTC timestamp>-<profile>-<target>``."""
+        """``out`` is used exactly when given; otherwise ``<results_root>/<UTC timestamp>-<profile>-<target>``.
+
+        Atomic: two runs started at the same instant never share a directory. A generated name is
+        taken by ``mkdir`` itself (which fails for all but one caller), the next suffix on a
+        collision; a given ``--out`` (new, or existing and empty) is claimed by creating its
+        ``locust/`` folder, which only one caller can do."""
         if out is None:
             stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{stamp}-{profile}-{target}")
-            out = results_root / slug
-            suffix = 1
-            while out.exists():
-                suffix += 1
-                out = results_root / f"{slug}-{suffix}"
-        if out.exists() and any(out.iterdir()):
-            raise ConfigError(f"--out {out} exists and is not empty; choose a new directory")
+            for suffix in range(1, _MAX_SUFFIX + 1):
+                candidate = results_root / (slug if suffix == 1 else f"{slug}-{suffix}")
+                try:
+                    candidate.mkdir(parents=True)
+                except FileExistsError:
+                    continue
+                except OSError as error:
+                    raise ConfigError(f"cannot create run directory {_short(candidate)}: {error.strerror}") from None
+                (candidate / LOCUST_DIR).mkdir()
+                return cls(candidate)
+            raise ConfigError(f"{_short(results_root)} already holds {_MAX_SUFFIX} runs named {slug}; clean it up")
         try:
-            (out / LOCUST_DIR).mkdir(parents=True, exist_ok=True)
+            if out.exists() and not out.is_dir():
+                raise ConfigError(f"--out {_short(out)} is a file; name a new or empty directory")
+            out.mkdir(parents=True, exist_ok=True)
+            if any(out.iterdir()):
+                raise ConfigError(f"--out {_short(out)} exists and is not empty; choose a new directory")
+            (out / LOCUST_DIR).mkdir()  # the claim: of two runs given the same --out, one gets here
+        except FileExistsError:
+            raise ConfigError(f"--out {_short(out)} exists and is not empty; choose a new directory") from None
         except OSError as error:
-            raise ConfigError(f"cannot create run directory {out}: {error.strerror}") from None
+            raise ConfigError(f"cannot create run directory {_short(out)}: {error.strerror}") from None
         return cls(out)
 
     # -- paths --------------------------------------------------------------------------------

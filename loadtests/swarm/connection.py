@@ -29,6 +29,7 @@ import socketio
 import websocket
 
 from loadtests.dialects.base import Incoming, Kind, Outcome, Outgoing, RealtimeEndpoint, SioEvent, WsText
+from loadtests.targets import NO_WS_REDIRECTS
 from loadtests.transport.errors import TransportError
 from loadtests.transport.realtime import TransportClosed
 
@@ -128,7 +129,8 @@ class WsSwarmConnection:
         # are ASCII JSON written by the server, so UTF-8 validation is work for nothing.
         ws = websocket.WebSocket(enable_multithread=False, skip_utf8_validation=True)
         try:
-            ws.connect(_ws_url(self._base_url, endpoint.path, dict(endpoint.query)), timeout=timeout_s)
+            url = _ws_url(self._base_url, endpoint.path, dict(endpoint.query))
+            ws.connect(url, timeout=timeout_s, **NO_WS_REDIRECTS)
         except Exception as error:
             with contextlib.suppress(Exception):
                 ws.shutdown()
@@ -226,7 +228,7 @@ class SioSwarmConnection:
             request_timeout=request_timeout_s,  # engine.io's WebSocket connect timeout
             # Socket.IO frames are JSON the server wrote; websocket-client would validate their
             # UTF-8 in pure Python, byte by byte, for every message
-            websocket_extra_options={"skip_utf8_validation": True},
+            websocket_extra_options={"skip_utf8_validation": True, **NO_WS_REDIRECTS},
         )
         client.on("*", self._on_event)
         client.on("disconnect", self._on_disconnect)

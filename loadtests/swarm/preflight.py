@@ -143,6 +143,43 @@ def ensure(plan: SwarmPlan) -> PreflightReport:
     return report
 
 
+# Any run, swarm or not: a Locust or embedded-backend process opens ~25-35 files of its own (measured:
+# interpreter, logs, the event loop, ZMQ) and up to FILES_PER_USER per simulated user it serves or
+# drives (its HTTP connection, its real-time one, one being replaced).
+RUN_FD_BASE = 64
+FILES_PER_USER = 3
+
+
+def run_files_needed(*, users: int, processes: int, embedded: bool) -> int:
+    """Open files the busiest process of a run needs: a generator process holding its share of the
+    users or, with embedded targets, a backend serving (at most) all of them."""
+    busiest = users if embedded else math.ceil(users / max(processes, 1))
+    return RUN_FD_BASE + FILES_PER_USER * busiest
+
+
+def ensure_open_files(needed: int, limits: HostLimits | None = None) -> int | None:
+    """Raise this process's soft open-file limit to ``needed`` where the hard limit allows (its
+    children inherit it); returns the new soft limit, ``None`` when it was enough. Too low a hard
+    limit is a ``ConfigError`` saying so in the words the kernel would use later, mid-run."""
+    limits = limits or read_limits()
+    if needed <= limits.nofile_soft:
+        return None
+    advice = f"raise it with `ulimit -n {needed}` (or more) and run again"
+    if needed > limits.nofile_hard:
+        raise ConfigError(
+            f"too many open files for this run: its processes need ~{needed} each, but the open-file "
+            f"limit is {limits.nofile_soft} (hard limit {limits.nofile_hard}); {advice}"
+        )
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, limits.nofile_hard))
+    except (ValueError, OSError) as error:
+        raise ConfigError(
+            f"too many open files for this run: its processes need ~{needed} each, the open-file limit "
+            f"is {limits.nofile_soft} and raising it failed ({error}); {advice}"
+        ) from None
+    return needed
+
+
 def plan_for(
     *, users: int, mix: dict[str, int], target_weights: dict[str, int], processes: int, embedded: tuple[str, ...]
 ) -> SwarmPlan | None:

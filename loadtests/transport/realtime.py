@@ -20,6 +20,7 @@ import socketio
 import websocket
 
 from loadtests.dialects.base import Incoming, Outgoing, RealtimeEndpoint, SioEvent, WsText
+from loadtests.targets import NO_WS_REDIRECTS
 from loadtests.transport.errors import TransportError
 
 CLOSE_TIMEOUT_S = 5.0
@@ -87,7 +88,9 @@ class WebSocketConnection:
 
     def open(self, timeout_s: float) -> None:
         try:
-            self._ws = websocket.create_connection(self._url, timeout=timeout_s, enable_multithread=True)
+            self._ws = websocket.create_connection(
+                self._url, timeout=timeout_s, enable_multithread=True, **NO_WS_REDIRECTS
+            )
         except websocket.WebSocketBadStatusException as error:
             raise TransportError(f"handshake refused with HTTP {error.status_code}", refused=True) from None
         except (OSError, websocket.WebSocketException) as error:
@@ -147,7 +150,13 @@ class SocketIOConnection:
         self._base_url = base_url
         self._endpoint = endpoint
         self._inbox = _Inbox()
-        self._client = socketio.Client(reconnection=False, handle_sigint=False, logger=False, engineio_logger=False)
+        self._client = socketio.Client(
+            reconnection=False,
+            handle_sigint=False,
+            logger=False,
+            engineio_logger=False,
+            websocket_extra_options=dict(NO_WS_REDIRECTS),
+        )
         self._client.on("*", self._on_event)
         self._client.on("disconnect", self._on_disconnect)
         self._client.on("connect_error", self._on_connect_error)
