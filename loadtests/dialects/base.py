@@ -473,7 +473,7 @@ def judge(reply: HttpReply, *, ok: tuple[int, ...], extract: Callable[[Any], T |
     a body that lacks ``what`` is a soft failure."""
     judged = judge_status(reply, ok=ok)
     if not judged.ok:
-        return Judgement(judged.outcome, reason=judged.reason, status=judged.status)
+        return judged.drop_value()
     value = extract(judged.value)
     if value is None:
         return Judgement(Outcome.SOFT_FAILURE, reason=f"HTTP {reply.status} but the body has no {what}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,12 +84,13 @@ def run_probe(request: ProbeRequest, *, environ: Mapping[str, str] = os.environ)
     if request.target_mode not in ("blue", "green", "both"):
         raise ConfigError("loadbench probe --target takes blue, green or both")
     embedded = [plan for plan in plans if plan.url is None]
-    secret = environ.get(ENV_JWT_SECRET) or (secrets.token_hex(32) if embedded else None)
-    password_env = profile.auth.password_env
     env = dict(environ)
-    if embedded:
-        env.setdefault(password_env, secrets.token_urlsafe(18))
-        env[ENV_JWT_SECRET] = secret or ""
+    secret = None
+    if embedded:  # the embedded backends' secrets, exactly as a run makes them
+        from loadtests.orchestrator import run_secrets
+
+        env.update(run_secrets(profile, environ))
+        secret = env[ENV_JWT_SECRET]
     out = RunDirectory.create(
         out=request.out, results_root=request.results_root, profile="probe", target=request.target_mode
     ).path
