@@ -252,6 +252,25 @@ def _run_notes(run: RunData) -> list[str]:
         notes.append(f"the recorder failed on {errors} request event(s): they are missing from the samples")
     if run.steady_state_from is None:
         notes.append("no end of ramp-up recorded: steady-state windows cover the whole run")
+    notes += _refused_login_notes(run)
+    return notes
+
+
+def _refused_login_notes(run: RunData) -> list[str]:
+    """Users whose logins a target rate-limited never started: say so, and why (a 429 is the
+    target's limiter, usually one a test environment should disable)."""
+    samples = run.samples
+    if not len(samples):
+        return []
+    limited = samples[(samples["name"] == "auth.login") & (samples["outcome"] == "rate_limited")]
+    notes = []
+    for target, count in limited.groupby("target", observed=True)["count"].sum().items():
+        if count > 0:
+            notes.append(
+                f"{target} answered {int(count)} login(s) with 429 (rate limited): users whose login was refused "
+                "waited for Retry-After, tried at most 3 times and then stayed idle; disable the target's rate "
+                "limiter in the test environment or use auth: {mode: mint}"
+            )
     return notes
 
 

@@ -221,3 +221,10 @@ def test_too_few_samples_still_fail_when_the_failures_already_decide(tmp_path: P
     assert undecided.passed is None  # 3 of 3 fine: more samples could still fail it, so no verdict
     errors = only(path, spec(statistic="error_rate", metric="auth.*", comparison="<", threshold=50, min_samples=10))
     assert errors.passed is None  # 2 failures of at least 10 could still be 20 % < 50 %: not decided
+
+
+def test_rate_limited_logins_are_explained_in_the_notes(tmp_path: Path) -> None:
+    run = SyntheticRun(tmp_path / "run").steady("green", "chat.get", [10.0] * 30)
+    run.samples("green", "auth.login", outcome="rate_limited", count=7, second=RAMP_S + 1)
+    notes = evaluate(load_run(run.finish()), [spec()]).notes
+    assert any(note.startswith("green answered 7 login(s) with 429 (rate limited)") for note in notes), notes
