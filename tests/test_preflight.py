@@ -92,6 +92,6 @@ def test_no_preflight_skips_it(tmp_path: Path) -> None:
 
 def test_blues_slow_logins_are_named_before_the_ramp(tmp_path: Path) -> None:
     # bcrypt on blue's event loop: every login holds the server (planted: login_cpu_ms)
-    code, out = run(tmp_path, "blue", "{deviations: {login_cpu_ms: 300}}")
+    _, out = run(tmp_path, "blue", "{deviations: {login_cpu_ms: 300}}")
     notes = json.loads((out / "manifest.json").read_text())["preflight_notes"]
     assert any(note.startswith("preflight: one blue login took ") and "bcrypt" in note for note in notes), notes

@@ -8,6 +8,7 @@ on that color (its contract lacks it), which is not a failure.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -294,8 +295,6 @@ def _describe(step: Exchange) -> str:
     message = step.send
     text = getattr(message, "text", None)
     if text is not None:
-        import json
-
         try:
             kind = json.loads(text).get("type", "?")
         except (ValueError, AttributeError):

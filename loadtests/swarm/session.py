@@ -292,14 +292,17 @@ class SwarmSession:
                 timer.record(CONNECT, kind, start, failure.outcome, reason=failure.reason)
                 self._failed(failure)
                 return
-        end_ns = time.perf_counter_ns()
-        timer.record(CONNECT, kind, start, Outcome.OK, end_ns=end_ns)
+        end_ns = time.perf_counter_ns()  # blue: the socket is open (the contract's timing point)
         if ctx.dialect.opening_required:
+            # ...but the attempt only succeeds once the socket has opened its chat: an attempt
+            # whose first frame is refused is a failed connect, counted once, with the server's reason.
             failure = self._open(token, deadline)
             if failure is not None:
                 self.conn.close()
+                timer.record(CONNECT, kind, start, failure.outcome, reason=failure.reason)
                 self._failed(failure)
                 return
+        timer.record(CONNECT, kind, start, Outcome.OK, end_ns=end_ns)
         self.ready = True
         ctx.gauge.opened()
         if self.drop_mark is not None:

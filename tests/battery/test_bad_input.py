@@ -169,25 +169,28 @@ def test_misbehaving_target_is_measured_not_fatal(mode: str, outcome: str, tmp_p
 
 
 def test_wrong_credentials(tmp_path: Path, green) -> None:  # type: ignore[no-untyped-def]
+    # The preflight refuses to start a run whose logins the target refuses: exit 2, what to change.
+    args = ["run", "--profile", profile(tmp_path, GOOD), "--target", "green", "--green-url", green.url, "--no-report"]
+    result = loadbench(*args, "--out", str(tmp_path / "stopped"), env={"LOADBENCH_USER_PASSWORD": "definitely-wrong"})
+    assert_clean_failure(result, 2, r"preflight: green refused the login \(HTTP 201 body error: Invalid credentials\): "
+                                    r"set LOADBENCH_USER_PASSWORD")  # fmt: skip
+    assert not (tmp_path / "stopped" / "samples.jsonl").exists()
+    # Without it, the run measures the refusals.
     out = tmp_path / "run"
-    result = loadbench(
-        "run", "--profile", profile(tmp_path, GOOD), "--target", "green", "--green-url", green.url,
-        "--out", str(out), "--no-report",
-        env={"LOADBENCH_USER_PASSWORD": "definitely-wrong"},
-    )  # fmt: skip
+    result = loadbench(*args, "--no-preflight", "--out", str(out), env={"LOADBENCH_USER_PASSWORD": "definitely-wrong"})
     assert_clean_failure(result, 1, r"auth_success")
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert {row["outcome"] for row in rows if row["name"] == "auth.login"} == {"soft_failure"}  # 201 + error body
 
 
 def test_forged_tokens_are_refused(tmp_path: Path, green) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "run"
     text = GOOD + "auth: {mode: mint}\n"
-    result = loadbench(
-        "run", "--profile", profile(tmp_path, text), "--target", "green", "--green-url", green.url,
-        "--out", str(out), "--no-report",
-        env={"LOADBENCH_JWT_SECRET": "not-the-server-secret", "LOADBENCH_USER_PASSWORD": "x"},
-    )  # fmt: skip
+    args = ["run", "--profile", profile(tmp_path, text), "--target", "green", "--green-url", green.url, "--no-report"]
+    env = {"LOADBENCH_JWT_SECRET": "not-the-server-secret-0123456789abcdef", "LOADBENCH_USER_PASSWORD": "x"}
+    stopped = loadbench(*args, "--out", str(tmp_path / "stopped"), env=env)
+    assert_clean_failure(stopped, 2, r"preflight: green refuses the tokens this run mints \(HTTP 401 on auth.me")
+    out = tmp_path / "run"
+    result = loadbench(*args, "--no-preflight", "--out", str(out), env=env)
     assert_clean_failure(result, 1, r"error_rate|connection_success")
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert not any(row["outcome"] == "ok" and row["name"] in ("chat.history", "chat.connect") for row in rows)

@@ -122,7 +122,18 @@ def test_swarm_holds_churns_and_recovers_from_a_reconnect_storm(
     assert rtts and all(e["response_time"] > 0 for e in rtts)
 
 
-@pytest.mark.parametrize("color", ["blue", "green"])
+def test_blue_has_no_fan_out_rooms(blue: BackendProcess, pool_password: str) -> None:
+    # blue relays no user message to a chat's other sockets (CONTRACT.md): nothing to time there.
+    settings = {"ping_interval_s": [0.2, 0.4], "fanout": {"room_size": 4, "interval_s": 0.2, "timeout_s": 5}}
+    with swarm(blue, pool_password, settings, users=8) as (hook, _, book):
+        assert book is None
+        wait_until(lambda: len(hook.named(RTT, "ok")) >= 8, 20, "pings on opened sockets")
+    assert not [e for e in hook.events if e["name"].startswith("swarm.fanout")]
+    assert all(e["context"]["outcome"] == "ok" for e in hook.events), [e for e in hook.events if e["exception"]][:3]
+    assert {e["name"] for e in hook.events} >= {CONNECT, RTT, "swarm.room"}  # each socket opened with its chat
+
+
+@pytest.mark.parametrize("color", ["green"])
 def test_fan_out_samples_are_real_and_the_last_receiver_is_the_latest(
     color: str, request: pytest.FixtureRequest, pool_password: str
 ) -> None:

@@ -64,13 +64,18 @@ def test_swarm_run_with_a_reconnect_storm_on_both_colors(tmp_path: Path, capsys:
         assert swarm.drops >= 90 and swarm.drops_unexplained == 0  # every drop came with the storm
         assert swarm.reconnected == swarm.drops and swarm.gave_up == 0
         assert swarm.reconnect.timed == swarm.drops and swarm.reconnect.min_ms > 0
-        # every failed attempt is classified: the server was down (refused) or went down mid-handshake
-        assert set(swarm.failures) <= {"refused", "reset"}, swarm.failures
+        # every failed attempt is classified: the server was down (refused) or went down mid-handshake;
+        # blue's sockets open with their account's chat, which the in-memory stand-in forgets when it
+        # restarts (a real blue keeps chats in Mongo): the first reconnects meet "Chat not found"
+        # (protocol) and the next creates a new chat
+        allowed = {"refused", "reset", "protocol"} if color == "blue" else {"refused", "reset"}
+        assert set(swarm.failures) <= allowed, swarm.failures
         assert swarm.connect_attempts == swarm.connect_ok + sum(swarm.failures.values())
         assert swarm.connect_ok > 200  # first connects, churn reopenings, reconnects
         assert swarm.rtt.timed > 0 and swarm.rtt.min_ms > 0
-        assert swarm.fanout.timed > 0 and swarm.fanout.min_ms > 0
-        assert swarm.fanout_last.p50_ms >= swarm.fanout.p50_ms
+        if color == "green":  # blue relays no user message: no fan-out to time
+            assert swarm.fanout.timed > 0 and swarm.fanout.min_ms > 0
+            assert swarm.fanout_last.p50_ms >= swarm.fanout.p50_ms
     rows = list(read_connections(out))
     assert {row.node for row in rows} == {"local"} and rows[-1].open == 0  # all closed at the end
 
