@@ -55,7 +55,7 @@ def accounts() -> Accounts:
 def walked(color: str, **deviations: Any) -> tuple[ProbeTarget, dict[str, Any]]:
     with running_app(settings(color, **deviations)) as url:
         target = ProbeTarget(dialect_for(color), url, accounts(), {})
-        return target, walk(target, CASES)
+        return target, walk(target, CASES, timeout_s=1.0)  # a loopback stand-in answers in ms
 
 
 @pytest.fixture(scope="module")
