@@ -28,6 +28,7 @@ from analysis.compare import (
     to_json,
 )
 from analysis.plots import TARGET_COLORS, Plot, figure_png, thin_cdf
+from loadtests.recorder.rundir import RunDirectory
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -550,15 +551,12 @@ comparison.json.</p>
 def write_comparison(comparison: Comparison, out: Path, *, figures: bool = True) -> list[Path]:
     """``comparison.json``, ``comparison.md`` and ``comparison.html`` (figures embedded) in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (
-        (COMPARISON_JSON, json.dumps(to_json(comparison), indent=2, allow_nan=False) + "\n"),
-        (COMPARISON_MD, markdown(comparison)),
-        (COMPARISON_HTML, html(comparison, render_figures(comparison) if figures else [])),
-    ):
-        path = out / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    directory = RunDirectory(out)  # the one writer: atomic, through no symbolic link in ``out``
+    return [
+        directory.write_text(name, text)
+        for name, text in (
+            (COMPARISON_JSON, json.dumps(to_json(comparison), indent=2, allow_nan=False) + "\n"),
+            (COMPARISON_MD, markdown(comparison)),
+            (COMPARISON_HTML, html(comparison, render_figures(comparison) if figures else [])),
+        )
+    ]

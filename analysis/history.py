@@ -16,7 +16,6 @@ import csv
 import fcntl
 import io
 import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -31,7 +30,7 @@ from analysis.hdr import Histogram
 from analysis.load import RunData, load_run
 from analysis.stats import OK, grouped_latency, outcome_counts, percentile_ms
 from loadtests.errors import ConfigError, LoadbenchError
-from loadtests.recorder.rundir import MANIFEST, VERDICT, RunDirectory
+from loadtests.recorder.rundir import MANIFEST, VERDICT, RunDirectory, write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -148,9 +147,7 @@ def _write_rows(path: Path, rows: list[dict[str, Any]], extra: Sequence[str] = (
     writer = csv.DictWriter(buffer, fieldnames=known + others, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue())
 
 
 def add_to_index(run: RunData, folder: Path | None = None) -> Path:
@@ -261,10 +258,7 @@ def pin_baseline(folder: Path, run_dir: Path, *, color: str | None = None) -> Ba
     if color is not None and color not in [t.color for t in manifest.targets]:
         raise ConfigError(f"{run_dir} has no target {color!r}")
     baseline = Baseline(str(run_dir.resolve()), manifest.run_id, color, _now())
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{BASELINE}.tmp"
-    tmp.write_text(json.dumps(asdict(baseline), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / BASELINE)
+    write_atomic(folder / BASELINE, json.dumps(asdict(baseline), indent=2) + "\n")
     return baseline
 
 

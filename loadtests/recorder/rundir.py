@@ -10,21 +10,29 @@ Format history (``FORMAT_VERSION``); loaders refuse versions newer than they kno
 Everything is written as it is measured: samples are appended and flushed every interval, the
 manifest is replaced atomically, and it says ``partial`` until the run ends well. A run killed
 with SIGKILL therefore leaves a readable directory whose manifest says ``partial``.
+
+Every output goes through ``_write_atomic``, which never follows a symbolic link inside the run
+directory (a linked ``plots/`` is refused; a linked file is replaced, never written through) and
+writes a fresh, unpredictable temporary file first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import itertools
 import json
 import operator
 import os
 import re
+import secrets
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -97,10 +105,65 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _open_subdirectory(parent_fd: int, name: str, shown: Path) -> int:
+    """The directory ``name`` under ``parent_fd`` (created when missing), never through a link."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, dir_fd=parent_fd)
+    try:
+        return os.open(name, _DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=parent_fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            what = "a symbolic link" if os.path.islink(shown) else "not a directory"
+            raise RunFormatError(f"{shown} is {what}; loadbench does not write through it (remove it)") from None
+        raise
+
+
+def _write_atomic(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``folder/name`` (``name`` may be ``plots/x.png``) atomically, following no symbolic
+    link below ``folder``: each folder of ``name`` is opened with ``O_NOFOLLOW`` (a link is
+    refused), the data go to a fresh temporary file created with ``O_EXCL | O_NOFOLLOW`` (a link
+    planted there is never written through) and are renamed over the final name (a link there
+    is replaced, not followed). ``folder`` itself is the one the user named and may be a link."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+        raise ValueError(f"not a name inside the run directory: {name!r}")
+    fd = os.open(folder, _DIRECTORY_FLAGS)
+    try:
+        for depth, part in enumerate(parts[:-1]):
+            inner = _open_subdirectory(fd, part, folder.joinpath(*parts[: depth + 1]))
+            os.close(fd)
+            fd = inner
+        final = parts[-1]
+        try:
+            existing = os.stat(final, dir_fd=fd, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not (stat.S_ISREG(existing) or stat.S_ISLNK(existing)):
+            raise RunFormatError(f"{folder / name} exists and is not a regular file; remove it")
+        tmp = f".{final}.{secrets.token_hex(6)}.tmp"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=fd)
+        try:
+            with os.fdopen(out, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, final, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+    finally:
+        os.close(fd)
+    return folder / name
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write ``path`` atomically without following a link at its name (see ``_write_atomic``):
+    for outputs outside a run directory (``report --out``, the run index, the pinned baseline)."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _write_atomic(path.parent, path.name, payload)
 
 
 @dataclass(frozen=True)
@@ -224,7 +287,7 @@ class RunDirectory:
 
     # -- manifest -----------------------------------------------------------------------------
     def write_manifest(self, manifest: Manifest) -> None:
-        _atomic_write(self.file(MANIFEST), manifest.model_dump_json(indent=2) + "\n")
+        _write_atomic(self.path, MANIFEST, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
 
     def read_manifest(self) -> Manifest:
         path = self.file(MANIFEST)
@@ -255,7 +318,7 @@ class RunDirectory:
 
     # -- JSON side files ----------------------------------------------------------------------
     def write_json(self, name: str, data: Any) -> None:
-        _atomic_write(self.file(name), json.dumps(data, indent=2, default=str) + "\n")
+        self.write_text(name, json.dumps(data, indent=2, default=str) + "\n")
 
     def read_json(self, name: str) -> Any:
         path = self.file(name)
@@ -266,8 +329,8 @@ class RunDirectory:
         except (OSError, ValueError) as error:
             raise RunFormatError(f"{path} is not readable JSON: {error}") from None
 
-    def write_text(self, name: str, text: str) -> None:
-        _atomic_write(self.file(name), text)
+    def write_text(self, name: str, text: str) -> Path:
+        return self.write_bytes(name, text.encode("utf-8"))
 
     # -- samples ------------------------------------------------------------------------------
     def samples_writer(self) -> SamplesWriter:
@@ -316,13 +379,9 @@ class RunDirectory:
 
     # -- rendered outputs ---------------------------------------------------------------------
     def write_bytes(self, name: str, data: bytes) -> Path:
-        """Write ``name`` (may be ``plots/x.png``) atomically; returns its path."""
-        path = self.file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        return path
+        """Write ``name`` (may be ``plots/x.png``) atomically, through no symbolic link
+        (``_write_atomic``); returns its path."""
+        return _write_atomic(self.path, name, data)
 
     # -- resources ----------------------------------------------------------------------------
     def resources_writer(self) -> ResourcesWriter:
