@@ -9,7 +9,6 @@ matplotlib is imported lazily, through ``Figure`` and the Agg canvas only (as ``
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections.abc import Sequence
 from html import escape
@@ -28,7 +27,7 @@ from analysis.compare import (
     to_json,
 )
 from analysis.plots import TARGET_COLORS, Plot, figure_png, thin_cdf
-from loadtests.recorder.rundir import RunDirectory
+from loadtests.recorder.rundir import RunDirectory, strict_json
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -555,7 +554,7 @@ def write_comparison(comparison: Comparison, out: Path, *, figures: bool = True)
     return [
         directory.write_text(name, text)
         for name, text in (
-            (COMPARISON_JSON, json.dumps(to_json(comparison), indent=2, allow_nan=False) + "\n"),
+            (COMPARISON_JSON, strict_json(to_json(comparison)) + "\n"),
             (COMPARISON_MD, markdown(comparison)),
             (COMPARISON_HTML, html(comparison, render_figures(comparison) if figures else [])),
         )

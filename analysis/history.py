@@ -16,7 +16,8 @@ import csv
 import fcntl
 import io
 import json
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from analysis.load import RunData, load_run
 from analysis.stats import OK, grouped_latency, outcome_counts, percentile_ms
 from loadtests.errors import ConfigError, LoadbenchError
 from loadtests.recorder.rundir import MANIFEST, VERDICT, RunDirectory, write_atomic
+from loadtests.untrusted import MIB, UntrustedInputError, loads_json, read_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 INDEX = "index.csv"
 BASELINE = "baseline.json"
 _LOCK = ".index.lock"
+INDEX_MAX_BYTES = 256 * MIB  # index.csv (a row per run and target) and baseline.json are read within these
+BASELINE_MAX_BYTES = 1 * MIB
 P95_PREFIX = "p95_ms:"
 # Always present (a stable header for scripts); the p95 of any other metric the run has follows.
 KEY_METRICS = ("http", "chat.complete", "chat.first_token", "chat.connect", "auth.login", "chat.history", "health")
@@ -132,12 +136,25 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _index_text(path: Path) -> str | None:
+    """``index.csv`` (``None`` when there is none), read within its cap, from a regular file only."""
+    try:
+        return read_text(path, limit=INDEX_MAX_BYTES)
+    except FileNotFoundError:
+        return None
+    except UntrustedInputError as error:
+        raise ConfigError(f"{error}: `loadbench history --rebuild` recreates it") from None
+
+
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    if not path.exists():
+    text = _index_text(path)
+    if text is None:
         return [], []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         return list(reader.fieldnames or []), list(reader)
+    except csv.Error as error:
+        raise ConfigError(f"{path} is not a readable index ({error}): `loadbench history --rebuild`") from None
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]], extra: Sequence[str] = ()) -> None:
@@ -174,14 +191,23 @@ def index_run(run_dir: Path, run: RunData | None = None) -> str | None:
     return None
 
 
-def rebuild_index(folder: Path) -> Path:
-    """Recreate ``folder/index.csv`` from the run directories in ``folder`` (unreadable ones skipped)."""
+def rebuild_index(folder: Path, on_skip: Callable[[str], None] | None = None) -> Path:
+    """Recreate ``folder/index.csv`` from the run directories in ``folder``. A directory that
+    cannot be indexed (unreadable, refused as a run) is skipped, ``on_skip`` told why in one line
+    (naming the directory and the problem), and the rebuild carries on with the next."""
     rows: list[dict[str, Any]] = []
-    for manifest in sorted(folder.glob(f"*/{MANIFEST}")):
+    # Every folder holding a manifest.json entry, even a broken link: it was meant to be a run.
+    children = folder.iterdir() if folder.is_dir() else iter(())
+    manifests = sorted(path / MANIFEST for path in children if os.path.lexists(path / MANIFEST))
+    for manifest in manifests:
         try:
             rows += index_rows(load_run(manifest.parent))
-        except (LoadbenchError, ValueError, OSError):
-            continue
+        except LoadbenchError as error:  # the readers' errors name the file and the problem
+            if on_skip is not None:
+                on_skip(str(error) if str(manifest.parent) in str(error) else f"{manifest.parent}: {error}")
+        except (ValueError, ArithmeticError, OSError) as error:  # not expected: still one run, not the folder
+            if on_skip is not None:
+                on_skip(f"{manifest.parent}: cannot be indexed ({type(error).__name__}: {error})")
     rows.sort(key=lambda row: row.get("started_at", ""))
     with _locked(folder):
         _write_rows(folder / INDEX, rows)
@@ -190,11 +216,20 @@ def rebuild_index(folder: Path) -> Path:
 
 def read_index(folder: Path) -> pd.DataFrame:
     path = folder / INDEX
-    if not path.exists():
+    text = _index_text(path)
+    if text is None:
         raise ConfigError(
             f"no run index at {path}: runs add themselves when they end (or: loadbench history --rebuild)"
         )
-    frame = pd.read_csv(path, dtype={"run_id": str, "git_sha": str, "checks_failed": str, "verdict": str})
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype={"run_id": str, "git_sha": str, "checks_failed": str, "verdict": str}
+        )
+    except (ValueError, pd.errors.ParserError) as error:
+        message = " ".join(str(error).split())[:200]
+        raise ConfigError(f"{path} is not a readable index ({message}): `loadbench history --rebuild`") from None
+    if "started_at" not in frame.columns:
+        raise ConfigError(f"{path} is not a run index (no started_at column): `loadbench history --rebuild`")
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, errors="coerce")
     return frame.sort_values("started_at").reset_index(drop=True)
 
@@ -264,14 +299,15 @@ def pin_baseline(folder: Path, run_dir: Path, *, color: str | None = None) -> Ba
 
 def read_baseline(folder: Path) -> Baseline | None:
     path = folder / BASELINE
-    if not path.exists():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Baseline(
-            str(data["run"]), str(data.get("run_id", "")), data.get("color"), str(data.get("pinned_at", ""))
-        )
-    except (ValueError, KeyError, TypeError) as error:
+        data = loads_json(read_text(path, limit=BASELINE_MAX_BYTES))
+        color = data.get("color")
+        if color is not None and not isinstance(color, str):
+            raise TypeError(f"color {color!r} is not a name")
+        return Baseline(str(data["run"]), str(data.get("run_id", "")), color, str(data.get("pinned_at", "")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ConfigError(f"{path} is unreadable ({error}): loadbench history --unpin, then pin again") from None
 
 

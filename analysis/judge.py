@@ -3,7 +3,7 @@
 
 ``judge`` is pure (run data in, ``Judged`` out). ``write_verdict`` and ``write_report`` are the
 edge that writes files, through ``RunDirectory`` (atomically, through no symbolic link: a linked
-``plots/`` is refused): ``verdict.json``, ``junit.xml``, ``summary.md``;
+``plots/`` is refused): ``verdict.json`` (strict JSON), ``junit.xml``, ``summary.md``;
 ``plots/*.png`` and ``report.html``.
 """
 

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.errors import ConfigError, LoadbenchError
+from loadtests.errors import ConfigError, LoadbenchError, one_line
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 all SLOs passed, 1 an SLO failed, 2 usage/configuration error, "
@@ -559,7 +559,8 @@ def history(
     if unpin:
         console.print("baseline unpinned" if unpin_baseline(results) else "no baseline was pinned")
     if rebuild:
-        console.print(f"index rebuilt: {rebuild_index(results)}")
+        rebuilt = rebuild_index(results, on_skip=lambda line: console.print(f"skipped {escape(one_line(line))}"))
+        console.print(f"index rebuilt: {escape(str(rebuilt))}")
     if pin is not None or unpin:
         return
     index = read_index(results)
