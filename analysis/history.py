@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.escape import mpl_text
 from analysis.fingerprint import load_fingerprint
 from analysis.hdr import Histogram
 from analysis.load import RunData, load_run
@@ -262,19 +263,19 @@ def trend_figure(table: pd.DataFrame, metric: str) -> Figure:
     ax = figure.subplots()
     for position, (color, data) in enumerate(table.groupby("color", sort=True)):
         line = TARGET_COLORS.get(str(color), OTHER_COLORS[position % len(OTHER_COLORS)])
-        ax.plot(data["started_at"], data["p95_ms"], marker="o", color=line, lw=1.6, label=str(color))
+        ax.plot(data["started_at"], data["p95_ms"], marker="o", color=line, lw=1.6, label=mpl_text(color))
         failed = data[data["verdict"] == "fail"]
         if len(failed):
             ax.scatter(failed["started_at"], failed["p95_ms"], marker="x", s=70, color="#c0392b", zorder=3)
     if table.empty:
-        ax.text(0.5, 0.5, f"no run has {metric}", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylabel(f"{metric} p95 (ms, steady state)")
+        ax.text(0.5, 0.5, mpl_text(f"no run has {metric}"), ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel(mpl_text(f"{metric} p95 (ms, steady state)"))
     ax.set_xlabel("run start (UTC)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(title="target (x: SLO failed)", fontsize=8)
     figure.autofmt_xdate()
-    figure.suptitle(f"{metric}: p95 across runs")
+    figure.suptitle(mpl_text(f"{metric}: p95 across runs"))
     return figure
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from html import escape
 from typing import TYPE_CHECKING
 
+from analysis.escape import html_text as escape
 from analysis.plots import PLOTS, Plot
 from analysis.report import TABLE_COLUMNS, metric_rows, verdict_line
 from analysis.slo import SloResult

@@ -204,7 +204,7 @@ def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
     for column in TABLE_COLUMNS:
         table.add_column(column, justify="right" if column.endswith(("ms", "count")) else "left")
     for row in metric_rows(judged.summaries, verdict):
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))  # run text: no rich markup
     console.print(table)
     for check in verdict.checks:
         mark = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "[yellow]no verdict[/yellow]"}[

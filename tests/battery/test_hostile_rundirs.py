@@ -269,7 +269,10 @@ def test_notebook_entry_points_on_hostile_run_directories(base: Path, tmp_path: 
             assert error.exit_code == 3 and damage.file in message, (str(damage), message)
         return
     assert not damage.refused, str(damage)
-    assert compare_report.conclusion(comparison)
+    text = compare_report.conclusion_markdown(comparison)
+    assert "<script" not in text
+    for metric in comparison.metrics:
+        assert "\n" not in compare_report.metric_markdown(metric)
 
 
 def test_a_run_started_at_the_epoch_is_not_a_crash(run: Path) -> None:
