@@ -8,6 +8,9 @@ Rule 2: every file has a size cap and every line of a line-oriented file a lengt
 is read past them.
 Rule 3: JSON holds finite numbers only (``NaN``/``Infinity`` are not JSON) and nests at most
 ``MAX_DEPTH`` levels (a deeper document would exhaust the parser's stack).
+Rule 4: YAML is strict: a key given twice, a key that is not a string, an alias (``*name``: the
+"billion laughs" expand exponentially), a non-finite number (``.nan``, ``.inf``) or nesting deeper
+than ``MAX_DEPTH`` is an error naming its line.
 
 Every refusal is an ``UntrustedInputError`` (a ``ValueError``) whose text is one line naming the
 file and the problem; callers turn it into their own error class (a profile's ``ConfigError``,
@@ -20,9 +23,11 @@ import json
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 MAX_DEPTH = 32  # JSON and YAML nesting; the deepest document the suite writes has 7 levels
 KIB = 1024
@@ -205,3 +210,96 @@ def read_json(path: Path, *, limit: int, max_depth: int = MAX_DEPTH) -> Any:
         return loads_json(data, max_depth=max_depth)
     except ValueError as error:
         raise UntrustedInputError(f"{path} is not readable JSON: {_one_line(str(error))}") from None
+
+
+def boolean_as_number(raw: Any, validated: Any, where: str = "") -> str | None:
+    """The path of the first boolean in ``raw`` (data as parsed) that validation turned into a
+    number in ``validated`` (the model's ``model_dump()``), or ``None``. pydantic reads ``true``
+    as 1 for an ``int``, a ``float`` or ``Literal[1]``; a profile must say the number. Paths the
+    model reshaped (a bare number for a distribution, an SLO override) are not followed."""
+    stack: list[tuple[Any, Any, str]] = [(raw, validated, where)]
+    while stack:
+        given, kept, path = stack.pop()
+        if isinstance(given, bool):
+            if isinstance(kept, int | float) and not isinstance(kept, bool):
+                return path or "(top level)"
+            continue
+        if isinstance(given, dict) and isinstance(kept, dict):
+            pairs: Iterable[tuple[Any, Any]] = ((key, value) for key, value in given.items() if key in kept)
+        elif isinstance(given, list | tuple) and isinstance(kept, list | tuple) and len(given) == len(kept):
+            pairs = enumerate(given)
+        else:
+            continue
+        stack.extend((value, kept[key], f"{path}.{key}" if path else str(key)) for key, value in pairs)
+    return None
+
+
+# -- YAML -------------------------------------------------------------------------------------------
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate and non-string keys, aliases and deep nesting."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"aliases (*{event.anchor}) are not accepted", event.start_mark
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nests deeper than {MAX_DEPTH} levels", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "merge keys (<<) are not accepted", key_node.start_mark
+                    )
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, str):
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is not a string", key_node.start_mark
+                    )
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def loads_yaml(text: str) -> Any:
+    """Strict YAML (see the module docstring); ``ValueError`` says what and at which line."""
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = _one_line(error.problem or error.context or "malformed YAML")
+        if problem.startswith(("aliases", "merge keys", "key ", "nests deeper")):
+            raise ValueError(f"{problem}{where}") from None
+        raise ValueError(f"malformed YAML{where}") from None
+    except yaml.YAMLError:
+        raise ValueError("malformed YAML") from None
+    except RecursionError:
+        raise ValueError(f"nests deeper than {MAX_DEPTH} levels") from None
+    problem = non_finite(data)
+    if problem:
+        raise ValueError(problem)
+    return data
+
+
+def read_yaml(path: Path, *, limit: int = MIB) -> Any:
+    """A YAML file (a profile, an SLO file) read by the rules above."""
+    text = read_text(path, limit=limit)
+    try:
+        return loads_yaml(text)
+    except ValueError as error:
+        raise UntrustedInputError(f"{path}: {error}") from None
