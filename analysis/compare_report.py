@@ -9,10 +9,8 @@ matplotlib is imported lazily, through ``Figure`` and the Agg canvas only (as ``
 from __future__ import annotations
 
 import base64
-import json
 import math
-from collections.abc import Sequence
-from html import escape
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +25,10 @@ from analysis.compare import (
     MetricComparison,
     to_json,
 )
+from analysis.escape import html_text as escape
+from analysis.escape import md_cell, md_text, mpl_text
 from analysis.plots import TARGET_COLORS, Plot, figure_png, thin_cdf
+from loadtests.recorder.rundir import RunDirectory, strict_json
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -49,9 +50,17 @@ def _ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value >= 100 else f"{value:.3g} ms"
 
 
-def _sentence(metric: MetricComparison, a: str, b: str) -> str:
-    """One plain sentence about a metric that is better or worse."""
+Escape = Callable[[object], str]
+
+
+def _plain(text: object) -> str:
+    return str(text)
+
+
+def _sentence(metric: MetricComparison, a: str, b: str, text: Escape = _plain) -> str:
+    """One plain sentence about a metric that is better or worse (``a``, ``b`` already through ``text``)."""
     slower = metric.verdict == "worse"
+    name = text(metric.name)
     if metric.aspect == "latency" and metric.latency is not None:
         fired = [q for q in metric.latency.quantiles if q.decision == metric.verdict]
         if fired:
@@ -59,18 +68,18 @@ def _sentence(metric: MetricComparison, a: str, b: str) -> str:
             c = q.comparison
             low, high = c.ratio_ci
             return (
-                f"{b} is {'slower' if slower else 'faster'} than {a} on {metric.name}: p{c.percentile:g} "
+                f"{b} is {'slower' if slower else 'faster'} than {a} on {name}: p{c.percentile:g} "
                 f"{_ms(c.b_ms)} against {_ms(c.a_ms)} ({_pct(c.ratio)}; 95 % CI {_pct(low)} to {_pct(high)})."
             )
         shape = metric.latency.shape
         return (
-            f"{b}'s latency distribution on {metric.name} changed shape ({'slower' if slower else 'faster'} "
+            f"{b}'s latency distribution on {name} changed shape ({'slower' if slower else 'faster'} "
             f"where it differs most): at p{shape.percentile:.3g} {_ms(shape.b_ms)} against {_ms(shape.a_ms)} "
             f"({_pct(shape.ratio)}), while the headline percentiles moved less."
         )
     if metric.aspect == "errors" and metric.errors is not None:
         e = metric.errors
-        what = "every request" if metric.name == "overall" else metric.name
+        what = "every request" if metric.name == "overall" else name
         return (
             f"{b} {'fails more' if slower else 'fails less'} often than {a} on {what}: {e.rate_b_pct:.2f} % "
             f"against {e.rate_a_pct:.2f} % ({e.failures_b} of {e.judged_b} vs {e.failures_a} of {e.judged_a})."
@@ -81,20 +90,24 @@ def _sentence(metric: MetricComparison, a: str, b: str) -> str:
         if r.statistic == "peak":
             return f"{b}'s server {noun} peaked at {r.b:.0f} {metric.unit} against {a}'s {r.a:.0f} {metric.unit}."
         return f"{b}'s server {noun} grows {r.b:+.2f} {metric.unit} against {a}'s {r.a:+.2f} {metric.unit}."
-    return f"{metric.id}: {metric.reason}"
+    return f"{text(metric.id)}: {text(metric.reason)}"
 
 
-def _plain_name(metric: MetricComparison) -> str:
+def _plain_name(metric: MetricComparison, text: Escape = _plain) -> str:
     if metric.aspect == "latency":
-        return f"{metric.name} latency" if metric.name != "http" else "HTTP latency (all endpoints)"
+        return f"{text(metric.name)} latency" if metric.name != "http" else "HTTP latency (all endpoints)"
     if metric.aspect == "errors":
-        return f"{metric.name} error rate" if metric.name != "overall" else "the overall error rate"
-    return f"server {'memory' if metric.aspect == 'memory' else 'CPU'} {metric.name}"
+        return f"{text(metric.name)} error rate" if metric.name != "overall" else "the overall error rate"
+    return f"server {'memory' if metric.aspect == 'memory' else 'CPU'} {text(metric.name)}"
 
 
-def conclusion(comparison: Comparison) -> str:
-    """A plain-language conclusion: the decision, why, what changed, and what limits it."""
-    a, b = comparison.a.label, comparison.b.label
+def conclusion(comparison: Comparison, text: Escape = _plain) -> str:
+    """A plain-language conclusion: the decision, why, what changed, and what limits it.
+
+    ``text`` escapes what came from the runs (labels, metric names, warnings) for the format the
+    conclusion goes into: ``md_text`` for Markdown (``conclusion_markdown``); plain text for a
+    terminal or an HTML page (which escapes the whole)."""
+    a, b = text(comparison.a.label), text(comparison.b.label)
     card = comparison.scorecard
     metrics = comparison.metrics
     judged = [m for m in metrics if m.verdict != "inconclusive"]
@@ -102,7 +115,7 @@ def conclusion(comparison: Comparison) -> str:
     better = [m for m in metrics if m.verdict == "better"]
     lines: list[str] = []
     if card.decision == "rollback":
-        names = ", ".join(_plain_name(m) for m in worse if m.critical)
+        names = ", ".join(_plain_name(m, text) for m in worse if m.critical)
         lines.append(f"Roll back: {b} is worse than {a} on critical metrics ({names}).")
     elif card.decision == "hold":
         lines.append(f"Hold: {b} is not clearly worse than {a} on a critical metric, but it cannot be promoted yet.")
@@ -112,14 +125,14 @@ def conclusion(comparison: Comparison) -> str:
             + (f", and better on {len(better)}." if better else ".")
         )
     for metric in worse:
-        lines.append(f"- Worse{' (critical)' if metric.critical else ''}: {_sentence(metric, a, b)}")
+        lines.append(f"- Worse{' (critical)' if metric.critical else ''}: {_sentence(metric, a, b, text)}")
     for metric in better:
-        lines.append(f"- Better: {_sentence(metric, a, b)}")
+        lines.append(f"- Better: {_sentence(metric, a, b, text)}")
     inconclusive = [m for m in metrics if m.verdict == "inconclusive"]
     if inconclusive:
-        critical = [m.id for m in inconclusive if m.critical]
+        critical = [text(m.id) for m in inconclusive if m.critical]
         lines.append(
-            f"- Not enough data to judge {len(inconclusive)} metric(s): {', '.join(m.id for m in inconclusive)}"
+            f"- Not enough data to judge {len(inconclusive)} metric(s): {', '.join(text(m.id) for m in inconclusive)}"
             + (
                 f" (critical: {', '.join(critical)}: a longer run or more users would settle them)."
                 if critical
@@ -144,8 +157,20 @@ def conclusion(comparison: Comparison) -> str:
         )
     forced = [w.removeprefix("forced past: ") for w in comparison.warnings if w.startswith("forced past: ")]
     if comparison.forced and forced:
-        lines.append(f"- Compared with --force although: {'; '.join(forced)}. Treat the verdicts with suspicion.")
+        lines.append(
+            f"- Compared with --force although: {'; '.join(map(text, forced))}. Treat the verdicts with suspicion."
+        )
     return "\n".join(lines)
+
+
+def conclusion_markdown(comparison: Comparison) -> str:
+    """The conclusion as Markdown (the notebook's ``display(Markdown(...))``): run text escaped."""
+    return conclusion(comparison, md_text)
+
+
+def metric_markdown(metric: MetricComparison) -> str:
+    """One line of Markdown about a metric: its id, verdict and reason (run text escaped)."""
+    return f"**{md_text(metric.id)}**: {metric.verdict} — {md_text(metric.reason)}"
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -289,7 +314,7 @@ def _draw_cdf(ax: Axes, comparison: Comparison, metric_id: str) -> None:
     for buckets, color, label in ((a, color_a, comparison.a.label), (b, color_b, comparison.b.label)):
         if buckets.n:
             values, shares = thin_cdf(buckets.values_ms, np.cumsum(buckets.counts) / buckets.n)
-            ax.step(values, shares, where="post", color=color, lw=1.6, label=f"{label} (n={buckets.n:,})")
+            ax.step(values, shares, where="post", color=color, lw=1.6, label=mpl_text(f"{label} (n={buckets.n:,})"))
     if not (a.n or b.n):
         ax.text(0.5, 0.5, "no ok samples", ha="center", va="center", transform=ax.transAxes)
         return
@@ -299,7 +324,7 @@ def _draw_cdf(ax: Axes, comparison: Comparison, metric_id: str) -> None:
         ax.axvline(metric.latency.shape.test.at_ms, color="#c0392b", ls="--", lw=0.8)
     ax.set_ylim(0, 1.01)
     ax.grid(alpha=0.3, which="both")
-    ax.set_title(f"{metric.name}: {metric.verdict}{' (critical)' if metric.critical else ''}", fontsize=10)
+    ax.set_title(mpl_text(f"{metric.name}: {metric.verdict}{' (critical)' if metric.critical else ''}"), fontsize=10)
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("share ≤ x")
     ax.legend(fontsize=7, loc="lower right")
@@ -352,7 +377,8 @@ def ladder_figure(comparison: Comparison, metric_ids: Sequence[str] | None = Non
             values_array = np.asarray(values)
             low = np.maximum(values_array - np.asarray([i[0] for i in intervals]), 0)
             high = np.maximum(np.asarray([i[1] for i in intervals]) - values_array, 0)
-            ax.errorbar(x + offset, values_array, yerr=[low, high], fmt="o", color=color, ms=4, capsize=3, label=label)
+            ax.errorbar(x + offset, values_array, yerr=[low, high], fmt="o", color=color, ms=4, capsize=3,
+                        label=mpl_text(label))  # fmt: skip
         for position, judgement in enumerate(metric.latency.quantiles):
             if judgement.decision in ("worse", "better"):
                 ax.annotate(judgement.decision, (position, judgement.comparison.b_ms), textcoords="offset points",
@@ -361,7 +387,7 @@ def ladder_figure(comparison: Comparison, metric_ids: Sequence[str] | None = Non
         ax.set_xticks(x, [f"p{q.percentile:g}" for q in quantiles])
         ax.set_yscale("log")
         ax.set_ylabel("latency (ms, log)")
-        ax.set_title(f"{metric.name}: {metric.verdict}", fontsize=10)
+        ax.set_title(mpl_text(f"{metric.name}: {metric.verdict}"), fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, loc="upper left")
     for panel in range(len(ids), rows * cols):
@@ -384,14 +410,14 @@ def resources_figure(comparison: Comparison) -> Figure | None:
             data = frame.dropna(subset=[column])
             if data.empty:
                 continue
-            ax.plot(data["time"] - data["time"].min(), data[column], color=color, lw=1.6, label=side)
+            ax.plot(data["time"] - data["time"].min(), data[column], color=color, lw=1.6, label=mpl_text(side))
         ax.set_xlabel("time since the side's first sample (s)")
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         verdicts = [m for m in comparison.metrics if m.resource is not None and m.resource.column == column]
-        ax.set_title(", ".join(f"{m.name}: {m.verdict}" for m in verdicts) or label, fontsize=10)
+        ax.set_title(mpl_text(", ".join(f"{m.name}: {m.verdict}" for m in verdicts) or label), fontsize=10)
     figure.suptitle("Server resources (role target), side by side")
     return figure
 
@@ -407,12 +433,12 @@ def errors_figure(comparison: Comparison) -> Figure | None:
     y = np.arange(len(metrics))
     rates_a = [m.errors.rate_a_pct for m in metrics if m.errors]
     rates_b = [m.errors.rate_b_pct for m in metrics if m.errors]
-    ax.barh(y - 0.2, rates_a, height=0.4, color=color_a, label=comparison.a.label)
-    ax.barh(y + 0.2, rates_b, height=0.4, color=color_b, label=comparison.b.label)
+    ax.barh(y - 0.2, rates_a, height=0.4, color=color_a, label=mpl_text(comparison.a.label))
+    ax.barh(y + 0.2, rates_b, height=0.4, color=color_b, label=mpl_text(comparison.b.label))
     if not any(rates_a) and not any(rates_b):
         ax.set_xlim(0, 1)
         ax.text(0.5, 0.5, "no failed samples on either side", ha="center", va="center", transform=ax.transAxes)
-    ax.set_yticks(y, [f"{m.name} ({m.verdict})" for m in metrics], fontsize=8)
+    ax.set_yticks(y, [mpl_text(f"{m.name} ({m.verdict})") for m in metrics], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("failed samples (% of ok + failed; refused counts as neither)")
     ax.grid(alpha=0.3, axis="x")
@@ -442,27 +468,29 @@ def render_figures(comparison: Comparison) -> list[Plot]:
 
 
 # -- Markdown and HTML ------------------------------------------------------------------------------
-def headline(comparison: Comparison) -> str:
+def headline(comparison: Comparison, text: Escape = _plain) -> str:
     card = comparison.scorecard
     return (
-        f"{_DECISION_WORDS[card.decision]} (exit {card.exit_code}): {comparison.b.label} vs {comparison.a.label}"
-        f" — {'; '.join(card.reasons)}"
+        f"{_DECISION_WORDS[card.decision]} (exit {card.exit_code}): {text(comparison.b.label)} vs "
+        f"{text(comparison.a.label)} — {'; '.join(map(text, card.reasons))}"
     )
 
 
 def _markdown_table(frame: pd.DataFrame) -> list[str]:
     columns = list(frame.columns)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(map(md_cell, columns)) + " |", "|" + "---|" * len(columns)]
     for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |")
+        lines.append("| " + " | ".join(md_cell(cell) for cell in row) + " |")
     return lines
 
 
 def markdown(comparison: Comparison) -> str:
+    """``comparison.md`` (and the step summary): every text from the runs escaped with ``md_text``/``md_cell``."""
     family = comparison.family
-    lines = [f"## loadbench compare: {headline(comparison)}", ""]
-    lines += [comparison.b.label + " (B) against " + comparison.a.label + " (A), " + comparison.design + " design.", ""]
-    lines += [conclusion(comparison), ""]
+    lines = [f"## loadbench compare: {headline(comparison, md_text)}", ""]
+    a, b = md_text(comparison.a.label), md_text(comparison.b.label)
+    lines += [f"{b} (B) against {a} (A), {comparison.design} design."]
+    lines += ["", conclusion_markdown(comparison), ""]
     lines += _markdown_table(scorecard_frame(comparison).drop(columns=["why"]))
     lines += [
         "",
@@ -471,15 +499,16 @@ def markdown(comparison: Comparison) -> str:
         "ok samples; intervals are 95 % percentile bootstraps.",
     ]
     for warning in comparison.warnings:
-        lines.append(f"> {warning}")
+        lines.append(f"> {md_text(warning)}")
     if comparison.not_compared:
         lines += [
             "",
-            "Too sparse to compare: " + ", ".join(f"{s.name} ({s.n_a}/{s.n_b})" for s in comparison.not_compared),
+            "Too sparse to compare: "
+            + ", ".join(f"{md_text(s.name)} ({s.n_a}/{s.n_b})" for s in comparison.not_compared),
         ]
     for side, names in (("A", comparison.only_in_a), ("B", comparison.only_in_b)):
         if names:
-            lines.append(f"Only in {side}: " + ", ".join(f"{name} ({count})" for name, count in names.items()))
+            lines.append(f"Only in {side}: " + ", ".join(f"{md_text(name)} ({count})" for name, count in names.items()))
     return "\n".join(lines) + "\n"
 
 
@@ -550,15 +579,12 @@ comparison.json.</p>
 def write_comparison(comparison: Comparison, out: Path, *, figures: bool = True) -> list[Path]:
     """``comparison.json``, ``comparison.md`` and ``comparison.html`` (figures embedded) in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (
-        (COMPARISON_JSON, json.dumps(to_json(comparison), indent=2, allow_nan=False) + "\n"),
-        (COMPARISON_MD, markdown(comparison)),
-        (COMPARISON_HTML, html(comparison, render_figures(comparison) if figures else [])),
-    ):
-        path = out / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written.append(path)
-    return written
+    directory = RunDirectory(out)  # the one writer: atomic, through no symbolic link in ``out``
+    return [
+        directory.write_text(name, text)
+        for name, text in (
+            (COMPARISON_JSON, strict_json(to_json(comparison)) + "\n"),
+            (COMPARISON_MD, markdown(comparison)),
+            (COMPARISON_HTML, html(comparison, render_figures(comparison) if figures else [])),
+        )
+    ]

@@ -30,6 +30,7 @@ from analysis.hdr import Histogram, layout
 # counts) before the rank and distribution tests: their p-values are already ~0 for any real
 # difference at that size, and the expanded arrays would cost memory for nothing.
 MAX_TEST_SAMPLES = 200_000
+_HYPERGEOMETRIC_LIMIT = 10**9  # numpy's multivariate_hypergeometric refuses larger totals
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ class Buckets:
         Returns ``(values, subsampled)``."""
         counts = self.counts
         subsampled = self.n > limit
-        if subsampled:
+        if subsampled and self.n < _HYPERGEOMETRIC_LIMIT:
             counts = rng.multivariate_hypergeometric(counts, limit)
+        elif subsampled:  # numpy draws without replacement only below 1e9: with replacement, as near alike
+            counts = rng.multinomial(limit, counts / counts.sum())
         return np.repeat(self.values_ms, counts), subsampled
 
 

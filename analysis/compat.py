@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
+
+from analysis.escape import html_text as escape
+from analysis.escape import md_cell, md_text
 
 COMPAT_FILE = "compat.json"
 COMPAT_MD = "compat.md"
@@ -177,25 +179,19 @@ def with_summary(document: dict[str, Any]) -> dict[str, Any]:
 # -- Markdown ---------------------------------------------------------------------------------------
 
 
-def md_cell(text: object) -> str:
-    """A Markdown table cell: no line breaks, no column separators, no HTML."""
-    value = " ".join(str(text).split())
-    return escape(value, quote=False).replace("|", "\\|")
-
-
 def markdown(document: dict[str, Any]) -> str:
     summary = summarize(document)
     lines = [
-        f"## API compatibility ({md_cell(document.get('mode', 'probe'))})",
+        f"## API compatibility ({md_text(document.get('mode', 'probe'))})",
         "",
-        f"**{md_cell(summary.headline)}**",
+        f"**{md_text(summary.headline)}**",
         "",
     ]
     if summary.breaks:
-        lines += ["Broken by green:", ""] + [f"- {md_cell(item)}" for item in summary.breaks] + [""]
+        lines += ["Broken by green:", ""] + [f"- {md_text(item)}" for item in summary.breaks] + [""]
     for title, items in (("Defects", summary.defects), ("Secret-looking fields", summary.secrets)):
         if items:
-            lines += [f"{title}:", ""] + [f"- {md_cell(item)}" for item in items] + [""]
+            lines += [f"{title}:", ""] + [f"- {md_text(item)}" for item in items] + [""]
     header = (
         ["case", *summary.colors, "differences"] if len(summary.colors) == 2 else ["case", *summary.colors, "problems"]
     )

@@ -36,6 +36,9 @@ _ENCODING_COOKIE = struct.pack(">I", 0x1C849303 | 0x10)
 _LAYOUT_TAIL = struct.pack(">IIQQd", 0, SIGNIFICANT_DIGITS, LOWEST_US, HIGHEST_US, 1.0)
 _PAYLOAD_HEADER_BYTES = 40
 _MAX_VARINT_BYTES = 8  # 9-byte varints only encode counts >= 2**55: impossible in one interval
+_MAX_BUCKET_COUNT = 2**32  # loadtests.recorder.rundir.MAX_COUNT: a row's samples, so a bucket's too
+# The largest decoded histogram: a 40-byte header and one varint (at most 8 bytes) per bucket.
+_MAX_BODY_BYTES = 40 + 8 * 23_552  # 23,552 buckets: 1 µs … 1 h at 3 significant digits
 _BATCH_BYTES = 1 << 20  # encoded characters decoded at once: bounds the temporaries of a load
 _BATCH_BUCKETS = 1 << 20  # decoded buckets merged at once: bounds the temporaries of a query
 _DENSE_LIMIT = 1 << 21  # buckets summed densely at once (16 MB of float64)
@@ -90,11 +93,14 @@ def payloads_of(encoded: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The varint streams of encoded histograms, back to back, and their lengths, after checking
     that each has the recorder's layout."""
     payloads = []
-    decompress, a2b_base64 = zlib.decompress, binascii.a2b_base64
+    decompressobj, a2b_base64 = zlib.decompressobj, binascii.a2b_base64
     try:
         for text in encoded:
             # The 8-byte external header (cookie, length) is skipped: zlib's checksum catches corruption.
-            body = decompress(a2b_base64(text)[8:])
+            inflater = decompressobj()
+            body = inflater.decompress(a2b_base64(text)[8:], _MAX_BODY_BYTES)
+            if inflater.unconsumed_tail:  # a "zip bomb": more than any histogram of this layout
+                raise HistogramFormatError(f"histogram larger than {_MAX_BODY_BYTES} bytes decompressed")
             if body[8:_PAYLOAD_HEADER_BYTES] != _LAYOUT_TAIL or body[:4] != _ENCODING_COOKIE:
                 raise HistogramFormatError(
                     f"not an HdrHistogram V2 histogram of the recorder's layout ({LOWEST_US} µs … "
@@ -146,6 +152,8 @@ def decode_payloads(raw: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, n
     index = position[keep] - np.repeat(position[np.minimum(first, len(value) - 1)], buckets)
     if len(index) and index.max() >= layout().counts_len:
         raise HistogramFormatError("histogram bucket beyond the layout")
+    if len(value) and value.max() > _MAX_BUCKET_COUNT:
+        raise HistogramFormatError(f"histogram bucket count beyond {_MAX_BUCKET_COUNT:.4g}")
     return buckets, index, value[keep]
 
 
@@ -344,8 +352,12 @@ class HistogramSet:
 
     def mean_us(self) -> np.ndarray:
         bounds = self._bounds()
-        weighted = np.zeros(len(self.counts) + 1, dtype=np.int64)
-        np.cumsum(self.counts * layout().median_equivalent(self._index_of_entry), out=weighted[1:])
+        values = layout().median_equivalent(self._index_of_entry)
+        # Exact integer sums, as hdrh, unless they could pass 2**63 (counts near their caps): then float64.
+        largest = int(values.max()) if len(values) else 0
+        dtype = np.int64 if int(self.counts.sum()) * largest < 2**62 else np.float64
+        weighted = np.zeros(len(self.counts) + 1, dtype=dtype)
+        np.cumsum(self.counts.astype(dtype) * values.astype(dtype), out=weighted[1:])
         totals = self.totals()
         sums = weighted[bounds[1:]] - weighted[bounds[:-1]]
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -17,7 +17,7 @@ import fcntl
 import io
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.escape import mpl_text
 from analysis.fingerprint import load_fingerprint
 from analysis.hdr import Histogram
 from analysis.load import RunData, load_run
 from analysis.stats import OK, grouped_latency, outcome_counts, percentile_ms
 from loadtests.errors import ConfigError, LoadbenchError
-from loadtests.recorder.rundir import MANIFEST, VERDICT, RunDirectory
+from loadtests.recorder.rundir import MANIFEST, VERDICT, RunDirectory, write_atomic
+from loadtests.untrusted import MIB, UntrustedInputError, loads_json, read_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 INDEX = "index.csv"
 BASELINE = "baseline.json"
 _LOCK = ".index.lock"
+INDEX_MAX_BYTES = 256 * MIB  # index.csv (a row per run and target) and baseline.json are read within these
+BASELINE_MAX_BYTES = 1 * MIB
 P95_PREFIX = "p95_ms:"
 # Always present (a stable header for scripts); the p95 of any other metric the run has follows.
 KEY_METRICS = ("http", "chat.complete", "chat.first_token", "chat.connect", "auth.login", "chat.history", "health")
@@ -133,12 +137,25 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _index_text(path: Path) -> str | None:
+    """``index.csv`` (``None`` when there is none), read within its cap, from a regular file only."""
+    try:
+        return read_text(path, limit=INDEX_MAX_BYTES)
+    except FileNotFoundError:
+        return None
+    except UntrustedInputError as error:
+        raise ConfigError(f"{error}: `loadbench history --rebuild` recreates it") from None
+
+
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    if not path.exists():
+    text = _index_text(path)
+    if text is None:
         return [], []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         return list(reader.fieldnames or []), list(reader)
+    except csv.Error as error:
+        raise ConfigError(f"{path} is not a readable index ({error}): `loadbench history --rebuild`") from None
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]], extra: Sequence[str] = ()) -> None:
@@ -148,9 +165,7 @@ def _write_rows(path: Path, rows: list[dict[str, Any]], extra: Sequence[str] = (
     writer = csv.DictWriter(buffer, fieldnames=known + others, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue())
 
 
 def add_to_index(run: RunData, folder: Path | None = None) -> Path:
@@ -177,14 +192,23 @@ def index_run(run_dir: Path, run: RunData | None = None) -> str | None:
     return None
 
 
-def rebuild_index(folder: Path) -> Path:
-    """Recreate ``folder/index.csv`` from the run directories in ``folder`` (unreadable ones skipped)."""
+def rebuild_index(folder: Path, on_skip: Callable[[str], None] | None = None) -> Path:
+    """Recreate ``folder/index.csv`` from the run directories in ``folder``. A directory that
+    cannot be indexed (unreadable, refused as a run) is skipped, ``on_skip`` told why in one line
+    (naming the directory and the problem), and the rebuild carries on with the next."""
     rows: list[dict[str, Any]] = []
-    for manifest in sorted(folder.glob(f"*/{MANIFEST}")):
+    # Every folder holding a manifest.json entry, even a broken link: it was meant to be a run.
+    children = folder.iterdir() if folder.is_dir() else iter(())
+    manifests = sorted(path / MANIFEST for path in children if os.path.lexists(path / MANIFEST))
+    for manifest in manifests:
         try:
             rows += index_rows(load_run(manifest.parent))
-        except (LoadbenchError, ValueError, OSError):
-            continue
+        except LoadbenchError as error:  # the readers' errors name the file and the problem
+            if on_skip is not None:
+                on_skip(str(error) if str(manifest.parent) in str(error) else f"{manifest.parent}: {error}")
+        except (ValueError, ArithmeticError, OSError) as error:  # not expected: still one run, not the folder
+            if on_skip is not None:
+                on_skip(f"{manifest.parent}: cannot be indexed ({type(error).__name__}: {error})")
     rows.sort(key=lambda row: row.get("started_at", ""))
     with _locked(folder):
         _write_rows(folder / INDEX, rows)
@@ -193,11 +217,20 @@ def rebuild_index(folder: Path) -> Path:
 
 def read_index(folder: Path) -> pd.DataFrame:
     path = folder / INDEX
-    if not path.exists():
+    text = _index_text(path)
+    if text is None:
         raise ConfigError(
             f"no run index at {path}: runs add themselves when they end (or: loadbench history --rebuild)"
         )
-    frame = pd.read_csv(path, dtype={"run_id": str, "git_sha": str, "checks_failed": str, "verdict": str})
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype={"run_id": str, "git_sha": str, "checks_failed": str, "verdict": str}
+        )
+    except (ValueError, pd.errors.ParserError) as error:
+        message = " ".join(str(error).split())[:200]
+        raise ConfigError(f"{path} is not a readable index ({message}): `loadbench history --rebuild`") from None
+    if "started_at" not in frame.columns:
+        raise ConfigError(f"{path} is not a run index (no started_at column): `loadbench history --rebuild`")
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, errors="coerce")
     return frame.sort_values("started_at").reset_index(drop=True)
 
@@ -230,19 +263,19 @@ def trend_figure(table: pd.DataFrame, metric: str) -> Figure:
     ax = figure.subplots()
     for position, (color, data) in enumerate(table.groupby("color", sort=True)):
         line = TARGET_COLORS.get(str(color), OTHER_COLORS[position % len(OTHER_COLORS)])
-        ax.plot(data["started_at"], data["p95_ms"], marker="o", color=line, lw=1.6, label=str(color))
+        ax.plot(data["started_at"], data["p95_ms"], marker="o", color=line, lw=1.6, label=mpl_text(color))
         failed = data[data["verdict"] == "fail"]
         if len(failed):
             ax.scatter(failed["started_at"], failed["p95_ms"], marker="x", s=70, color="#c0392b", zorder=3)
     if table.empty:
-        ax.text(0.5, 0.5, f"no run has {metric}", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylabel(f"{metric} p95 (ms, steady state)")
+        ax.text(0.5, 0.5, mpl_text(f"no run has {metric}"), ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylabel(mpl_text(f"{metric} p95 (ms, steady state)"))
     ax.set_xlabel("run start (UTC)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(title="target (x: SLO failed)", fontsize=8)
     figure.autofmt_xdate()
-    figure.suptitle(f"{metric}: p95 across runs")
+    figure.suptitle(mpl_text(f"{metric}: p95 across runs"))
     return figure
 
 
@@ -261,23 +294,21 @@ def pin_baseline(folder: Path, run_dir: Path, *, color: str | None = None) -> Ba
     if color is not None and color not in [t.color for t in manifest.targets]:
         raise ConfigError(f"{run_dir} has no target {color!r}")
     baseline = Baseline(str(run_dir.resolve()), manifest.run_id, color, _now())
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{BASELINE}.tmp"
-    tmp.write_text(json.dumps(asdict(baseline), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / BASELINE)
+    write_atomic(folder / BASELINE, json.dumps(asdict(baseline), indent=2) + "\n")
     return baseline
 
 
 def read_baseline(folder: Path) -> Baseline | None:
     path = folder / BASELINE
-    if not path.exists():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Baseline(
-            str(data["run"]), str(data.get("run_id", "")), data.get("color"), str(data.get("pinned_at", ""))
-        )
-    except (ValueError, KeyError, TypeError) as error:
+        data = loads_json(read_text(path, limit=BASELINE_MAX_BYTES))
+        color = data.get("color")
+        if color is not None and not isinstance(color, str):
+            raise TypeError(f"color {color!r} is not a name")
+        return Baseline(str(data["run"]), str(data.get("run_id", "")), color, str(data.get("pinned_at", "")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ConfigError(f"{path} is unreadable ({error}): loadbench history --unpin, then pin again") from None
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis import compat
+from analysis.escape import html_text as escape
 from analysis.plots import PLOTS, Plot
 from analysis.report import TABLE_COLUMNS, metric_rows, verdict_line
 from analysis.slo import SloResult

@@ -2,7 +2,8 @@
 ``loadbench report`` and ``loadbench run`` all go through here.
 
 ``judge`` is pure (run data in, ``Judged`` out). ``write_verdict`` and ``write_report`` are the
-edge that writes files, through ``RunDirectory``: ``verdict.json``, ``junit.xml``, ``summary.md``;
+edge that writes files, through ``RunDirectory`` (atomically, through no symbolic link: a linked
+``plots/`` is refused): ``verdict.json`` (strict JSON), ``junit.xml``, ``summary.md``;
 ``plots/*.png`` and ``report.html``.
 """
 
@@ -18,7 +19,7 @@ from analysis.slo import Verdict, evaluate
 from analysis.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, resolve_slos
 from analysis.stats import MetricSummary, select, summarize
 from loadtests.errors import ConfigError
-from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, VERDICT
+from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, VERDICT, write_atomic
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,4 @@ def write_report(judged: Judged, out: Path | None = None) -> Path:
     if out is None:
         directory.write_text(REPORT, html)
         return directory.file(REPORT)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
-    return out
+    return write_atomic(out, html)

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from analysis.escape import xml_text
 from analysis.slo import SloResult, Verdict
 
 
 def _testcase(suite: ET.Element, check: SloResult) -> None:
-    case = ET.SubElement(suite, "testcase", classname=f"loadbench.slo.{check.target}", name=check.name, time="0")
+    case = ET.SubElement(
+        suite, "testcase", classname=xml_text(f"loadbench.slo.{check.target}"), name=xml_text(check.name), time="0"
+    )
     if check.passed is False:
         failure = ET.SubElement(
             case,
             "failure",
             type="SLO",
-            message=f"observed {check.observed_text()}, threshold {check.threshold_text()}",
+            message=xml_text(f"observed {check.observed_text()}, threshold {check.threshold_text()}"),
         )
-        failure.text = check.explain()
+        failure.text = xml_text(check.explain())
     elif check.passed is None:
-        ET.SubElement(case, "skipped", message=f"no verdict: {check.reason}")
+        ET.SubElement(case, "skipped", message=xml_text(f"no verdict: {check.reason}"))
     out = ET.SubElement(case, "system-out")
-    out.text = (
+    out.text = xml_text(
         f"{check.description or check.name}: {check.metric} {check.statistic} over {check.samples} samples "
         f"({', '.join(f'{key}={value}' for key, value in check.selector.items())})"
     )
@@ -40,7 +43,7 @@ def junit_xml(verdict: Verdict, *, suite_name: str) -> str:
     suite = ET.SubElement(
         root,
         "testsuite",
-        name=suite_name,
+        name=xml_text(suite_name),
         tests=str(len(verdict.checks) + errors),
         failures=str(failures),
         errors=str(errors),
@@ -53,15 +56,15 @@ def junit_xml(verdict: Verdict, *, suite_name: str) -> str:
         ("run_status", verdict.run_status),
         ("schema_version", verdict.schema_version),
     ):
-        ET.SubElement(properties, "property", name=key, value=str(value))
+        ET.SubElement(properties, "property", name=key, value=xml_text(value))
     if errors:
         case = ET.SubElement(suite, "testcase", classname="loadbench.run", name="run", time="0")
         error = ET.SubElement(case, "error", type="InvalidRun", message="the run cannot be judged")
-        error.text = "\n".join(verdict.notes)
+        error.text = xml_text("\n".join(verdict.notes))
     for check in verdict.checks:
         _testcase(suite, check)
     if verdict.notes:
         err = ET.SubElement(suite, "system-err")
-        err.text = "\n".join(verdict.notes)
+        err.text = xml_text("\n".join(verdict.notes))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

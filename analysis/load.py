@@ -5,6 +5,11 @@ counts of ``samples.jsonl``; its ``hist_id`` column points into ``RunData.histog
 encoded HDR histograms are kept decoded and compact (``analysis.hdr``). The text of the file is
 streamed once and never held whole, so memory grows with the number of non-empty buckets, not
 with the size of the file.
+
+The directory is untrusted input (``loadtests.recorder.rundir``): the manifest and the samples
+are checked as they are read (a problem refuses the run, exit 3); what the auxiliary files held
+that cannot be used (an unreadable line, a resource value that is not a finite, non-negative
+number) is dropped and said in ``RunData.notes``, which the verdict shows.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ import pandas as pd
 from analysis.hdr import HistogramFormatError, HistogramStore, HistogramStoreBuilder
 from analysis.slo_spec import WindowChoice
 from analysis.windows import Window, resolve_window
-from loadtests.recorder.rundir import RESOURCE_COLUMNS, Manifest, RunDirectory, RunFormatError, iter_resource_rows
+from loadtests.recorder.rundir import (
+    MAX_EPOCH_S,
+    RESOURCE_COLUMNS,
+    Manifest,
+    RunDirectory,
+    RunFormatError,
+    iter_resource_rows,
+)
 
 TEXT_COLUMNS = ("target", "kind", "name", "user_class", "outcome")
 COUNT_COLUMNS = ("count", "timed", "nbytes", "overflow")
@@ -31,6 +43,8 @@ SAMPLE_COLUMNS = ("t0", "t1", *TEXT_COLUMNS, *COUNT_COLUMNS, "hist_id")
 FIGURE_COLUMNS = ("time", "target", "name", "value")
 USER_COLUMNS = ("time", "users")
 _EPSILON_S = 1e-6  # as in analysis.windows: interval bounds are rounded to the millisecond when written
+# The largest resource reading taken as real (rss_mb: 1 PB; cpu_pct: a million cores; connections).
+MAX_RESOURCE_VALUE = 1e9
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class RunData:
     events: list[RunEvent]
     bad_sample_lines: int
     unjudged_rows: int = 0  # sample rows recorded after the run died (``Manifest.orchestrator_lost_at``)
+    notes: tuple[str, ...] = ()  # what loading skipped or dropped, one line each (the verdict shows them)
 
     def event_time(self, name: str) -> float | None:
         return next((event.t for event in self.events if event.event == name), None)
@@ -145,9 +160,9 @@ def _read_sample_chunks(directory: RunDirectory) -> tuple[pd.DataFrame, Histogra
             parts["hist_id"].append(builder.add_many(columns["hist"]))
         store = builder.build()
     except HistogramFormatError as error:
-        raise RunFormatError(f"{directory.path}: samples.jsonl holds an unreadable histogram: {error}") from None
+        raise RunFormatError(f"{reader.path} holds an unreadable histogram: {error}") from None
     except (TypeError, ValueError) as error:
-        raise RunFormatError(f"{directory.path}: samples.jsonl holds a malformed row: {error}") from None
+        raise RunFormatError(f"{reader.path} holds a malformed row: {error}") from None
 
     def joined(column: str, dtype: type) -> np.ndarray:
         return np.concatenate(parts[column]) if parts[column] else np.empty(0, dtype=dtype)
@@ -163,13 +178,30 @@ def _read_sample_chunks(directory: RunDirectory) -> tuple[pd.DataFrame, Histogra
     return frame, store, reader.bad_lines
 
 
-def _read_resources(directory: RunDirectory) -> pd.DataFrame:
+def _read_resources(directory: RunDirectory) -> tuple[pd.DataFrame, str | None]:
+    """``resources.csv`` as numbers. A reading that is not a finite number in [0, 1e9] (``inf``,
+    ``nan``, ``-45``, ``1e400``) is dropped (left empty, like a value not measured), and a row
+    without a time in range is dropped whole; the second value says so in one line."""
     resources = pd.DataFrame(list(iter_resource_rows(directory)), columns=list(RESOURCE_COLUMNS))
+    dropped = 0
     for column in ("time", "rss_mb", "cpu_pct", "connections"):
-        resources[column] = pd.to_numeric(resources[column], errors="coerce")
+        given = resources[column].notna() & (resources[column].astype(str).str.strip() != "")
+        values = pd.to_numeric(resources[column], errors="coerce")
+        limit = MAX_EPOCH_S if column == "time" else MAX_RESOURCE_VALUE
+        values = values.where((values >= 0) & (values <= limit))  # NaN and ±inf fail both comparisons
+        dropped += int((given & values.isna()).sum())
+        resources[column] = values
+    rows = len(resources)
+    resources = resources[resources["time"].notna()].reset_index(drop=True)
     for column in ("role", "color"):
         resources[column] = resources[column].fillna("").astype(str)
-    return resources
+    note = None
+    if dropped:
+        note = (
+            f"{directory.file('resources.csv')}: {dropped} value(s) that are not finite, non-negative numbers "
+            f"dropped ({rows - len(resources)} row(s) without a valid time)"
+        )
+    return resources, note
 
 
 def _read_users(directory: RunDirectory) -> pd.DataFrame:
@@ -190,10 +222,13 @@ def _before(frame: pd.DataFrame, column: str, moment: float) -> pd.DataFrame:
 
 
 def load_run(path: Path | str) -> RunData:
-    """The run's data. A run that died without ending (``Manifest.orchestrator_lost_at``) is
-    loaded up to that moment only: whole sample intervals that ended by then, and readings taken
-    by then. What came after measured a dying run (backends stopping, users cut off), not the
-    target, and is never judged, by ``check``, ``report`` or ``compare`` alike."""
+    """A run directory as frames; ``RunFormatError`` (exit 3) when its manifest or samples are
+    not a run this loadbench can read, with one line naming the file and the problem.
+
+    A run that died without ending (``Manifest.orchestrator_lost_at``) is loaded up to that
+    moment only: whole sample intervals that ended by then, and readings taken by then. What came
+    after measured a dying run (backends stopping, users cut off), not the target, and is never
+    judged, by ``check``, ``report`` or ``compare`` alike."""
     directory = RunDirectory(path)
     manifest = directory.read_manifest()
     samples, histograms, bad_lines = _read_samples(directory)
@@ -201,10 +236,12 @@ def load_run(path: Path | str) -> RunData:
         [(f.t, f.target, f.name, f.value) for f in directory.read_figures()], columns=list(FIGURE_COLUMNS)
     )
     events = [
-        RunEvent(float(e["t"]), str(e["event"]), {k: v for k, v in e.items() if k not in ("t", "event")})
+        RunEvent(float(e["t"]), e["event"], {k: v for k, v in e.items() if k not in ("t", "event")})
         for e in directory.read_events()
     ]
-    resources, users, unjudged = _read_resources(directory), _read_users(directory), 0
+    resources, resource_note = _read_resources(directory)
+    users, unjudged = _read_users(directory), 0
+    notes = [*directory.problems.values(), *([resource_note] if resource_note else [])]
     if (lost_at := manifest.orchestrator_lost_at) is not None:
         moment = lost_at + _EPSILON_S
         unjudged = int((samples["t1"] > moment).sum())
@@ -221,4 +258,5 @@ def load_run(path: Path | str) -> RunData:
         events=events,
         bad_sample_lines=bad_lines,
         unjudged_rows=unjudged,
+        notes=tuple(notes),
     )

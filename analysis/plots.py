@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from analysis.escape import mpl_text
 from analysis.load import RunData
 from analysis.report import KEY_METRICS
 from analysis.slo import Verdict
@@ -180,8 +181,8 @@ def _grid(count: int) -> tuple[int, int]:
 def _target_legend(figure: Figure, targets: list[str], extra: list[tuple[str, dict[str, Any]]]) -> None:
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=target_color(t, targets), lw=2.5, label=t) for t in targets]
-    handles += [Line2D([], [], color="#333333", label=label, **style) for label, style in extra]
+    handles = [Line2D([], [], color=target_color(t, targets), lw=2.5, label=mpl_text(t)) for t in targets]
+    handles += [Line2D([], [], color="#333333", label=mpl_text(label), **style) for label, style in extra]
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
 
 
@@ -212,7 +213,7 @@ def latency_over_time_figure(run: RunData, verdict: Verdict | None = None) -> Fi
                 top = max(top, float(np.nanmax(values)) if len(values) else 0.0)
         for threshold in _thresholds(verdict, run, metric, "p95"):
             _threshold_y(ax, threshold, top, f"p95 SLO {threshold:g} ms")
-        ax.set_title(metric, fontsize=10)
+        ax.set_title(mpl_text(metric), fontsize=10)
         ax.set_ylabel("latency (ms)")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
@@ -246,7 +247,8 @@ def latency_cdf_figure(run: RunData, verdict: Verdict | None = None) -> Figure |
                 values, shares = thin_cdf(*cdfs[(target, metric)])
                 ax.step(values, shares, where="post", color=target_color(target, targets), lw=1.6)
                 drawn = True
-        ax.set_title(metric if in_steady else f"{metric} (whole run: none in steady state)", fontsize=10)
+        title = metric if in_steady else f"{metric} (whole run: none in steady state)"
+        ax.set_title(mpl_text(title), fontsize=10)
         if not drawn:
             _no_data(ax, "no ok samples")
         else:
@@ -280,8 +282,8 @@ def throughput_figure(run: RunData, verdict: Verdict | None = None) -> Figure | 
     _shade_ramp(top, axis)
     for target in targets:
         data = totals[totals["target"] == target]
-        top.plot(axis.x(data["time_s"]), data["per_s"], color=target_color(target, targets), lw=1.8, label=target,
-                 **_marker(len(data)))  # fmt: skip
+        top.plot(axis.x(data["time_s"]), data["per_s"], color=target_color(target, targets), lw=1.8,
+                 label=mpl_text(target), **_marker(len(data)))  # fmt: skip
     top.set_ylabel("samples per second")
     top.set_title("Throughput: every measured operation (all outcomes)", fontsize=10)
     top.set_ylim(bottom=0)
@@ -329,13 +331,13 @@ def users_connections_figure(run: RunData, verdict: Verdict | None = None) -> Fi
         held = run.figures[(run.figures["name"] == "connections_held") & (run.figures["target"] == target)]
         if len(held):
             bottom.plot(axis.x(held["time"] - axis.origin), held["value"], color=target_color(target, targets), lw=1.8,
-                        label=f"{target}: connections held (swarm)")  # fmt: skip
+                        label=mpl_text(f"{target}: connections held (swarm)"))  # fmt: skip
             drawn = True
         sampled = resource_series(run.resources, role="target", color=target).dropna(subset=["connections"])
         if len(sampled):
             color = target_color(target, targets)
             bottom.plot(axis.x(sampled["time"] - axis.origin), sampled["connections"], color=color, ls="--", lw=1.2,
-                        label=f"{target}: open connections (server)")  # fmt: skip
+                        label=mpl_text(f"{target}: open connections (server)"))  # fmt: skip
             drawn = True
     if drawn:
         for threshold in _thresholds_run(verdict, "connections_held"):
@@ -384,12 +386,13 @@ def resources_figure(run: RunData, verdict: Verdict | None = None) -> Figure | N
         for target in targets:
             data = resource_series(run.resources, role="target", color=target).dropna(subset=[column])
             ax.plot(axis.x(data["time"] - axis.origin), data[column], color=target_color(target, targets), lw=1.8,
-                    label=f"{target} server")  # fmt: skip
+                    label=mpl_text(f"{target} server"))  # fmt: skip
         generators = resource_series(run.resources, role="generator").dropna(subset=[column])
         for index, (name, data) in enumerate(generators.groupby("color")):
             ax.plot(axis.x(data["time"] - axis.origin), data[column], color=GENERATOR_COLOR, lw=1,
-                    ls=("-", "--", ":", "-.")[index % 4], label=f"load generator {name}".rstrip())  # fmt: skip
-        ax.axhline(threshold, color=THRESHOLD_COLOR, ls="-.", lw=1.2, label=f"SLO {threshold:g} {unit}")
+                    ls=("-", "--", ":", "-.")[index % 4],
+                    label=mpl_text(f"load generator {name}".rstrip()))  # fmt: skip
+        ax.axhline(threshold, color=THRESHOLD_COLOR, ls="-.", lw=1.2, label=mpl_text(f"SLO {threshold:g} {unit}"))
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)

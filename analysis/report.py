@@ -1,12 +1,15 @@
 """Text renderings of a verdict: Markdown summary and the per-color key-metrics table (as rows).
 
-Returns strings and lists; printing and writing happen in the CLI.
+Returns strings and lists; printing and writing happen in the CLI. ``metric_rows`` returns the
+run's text as it is (each renderer escapes it for its format); ``summary_markdown`` escapes every
+text that came from the run with ``analysis.escape`` (a name may hold ``|``, a newline or HTML).
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from analysis.escape import md_cell, md_text
 from analysis.slo import SloResult, Verdict
 from analysis.slo_spec import percentile_of
 from analysis.stats import MetricSummary
@@ -91,8 +94,9 @@ def verdict_line(verdict: Verdict) -> str:
 
 
 def summary_markdown(verdict: Verdict, summaries: list[MetricSummary], *, title: str) -> str:
-    lines = [f"## {title}: {verdict_line(verdict)}", ""]
-    lines += [f"> {note}" for note in verdict.notes]
+    """``summary.md`` (and the step summary). ``title`` holds run text (the profile's name)."""
+    lines = [f"## {md_text(title)}: {md_text(verdict_line(verdict))}", ""]
+    lines += [f"> {md_text(note)}" for note in verdict.notes]
     if verdict.notes:
         lines.append("")
     lines += [
@@ -100,11 +104,16 @@ def summary_markdown(verdict: Verdict, summaries: list[MetricSummary], *, title:
         "|---|---|---|---|---|---|---|",
     ]
     for check in verdict.checks:
-        lines.append(
-            f"| {check.name} | {check.target} | {check.metric} {check.statistic} | {check.observed_text()} "
-            f"| {check.threshold_text()} | {check.samples} | {_mark(check)} |"
+        cells = (
+            check.name,
+            check.target,
+            f"{check.metric} {check.statistic}",
+            check.observed_text(),
+            check.threshold_text(),
+            str(check.samples),
         )
+        lines.append("| " + " | ".join(map(md_cell, cells)) + f" | {_mark(check)} |")
     lines += ["", "Key metrics (steady state; percentiles over ok samples only):", ""]
     lines += ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
-    lines += ["| " + " | ".join(row) + " |" for row in metric_rows(summaries, verdict)]
+    lines += ["| " + " | ".join(map(md_cell, row)) + " |" for row in metric_rows(summaries, verdict)]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ if a required check has no verdict; else 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from analysis.stats import (
 )
 from analysis.windows import Window
 from loadtests.errors import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
-from loadtests.recorder.rundir import iso
+from loadtests.recorder.rundir import MAX_COUNT, iso
 
 VERDICT_SCHEMA_VERSION = 1
 
@@ -203,6 +204,9 @@ def evaluate_check(run: RunData, spec: SloSpec, target: str) -> SloResult:
     window = run.window(spec.window)
     observe = {"samples": _observe_samples, "resources": _observe_resources, "run": _observe_figures}[spec.source]
     observation = observe(run, spec, target, window)
+    if observation.value is not None and not math.isfinite(observation.value):
+        # Inputs are finite, but a statistic of extreme ones can overflow: no verdict, never NaN in JSON.
+        observation = _Observation(None, observation.samples, f"the {spec.statistic} is not a finite number")
     return SloResult(
         name=spec.name,
         target=target,
@@ -244,10 +248,17 @@ def _run_notes(run: RunData) -> list[str]:
         )
     if run.bad_sample_lines:
         notes.append(f"{run.bad_sample_lines} unreadable line(s) in samples.jsonl were skipped")
+    notes += run.notes  # what loading dropped from the other files
     overflow = int(run.samples["overflow"].sum()) if len(run.samples) else 0
     if overflow:
         notes.append(f"{overflow} latencies beyond one hour were counted but are not in the percentiles")
-    errors = sum(int(event.fields.get("recorder_errors") or 0) for event in run.events if event.event == "test_stop")
+    errors = sum(
+        value
+        for event in run.events
+        if event.event == "test_stop"
+        and type(value := event.fields.get("recorder_errors")) is int
+        and 0 <= value <= MAX_COUNT
+    )
     if errors:
         notes.append(f"the recorder failed on {errors} request event(s): they are missing from the samples")
     if run.steady_state_from is None:

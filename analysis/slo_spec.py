@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loadtests.untrusted import boolean_as_number
+
 Comparison = Literal["<", "<=", ">", ">="]
 Source = Literal["samples", "resources", "run"]
 
@@ -38,6 +40,9 @@ _ALLOWED = {
     "run": ("percentile", "max", "mean", "slope"),
 }
 PERCENTILES: dict[str, float] = {"p50": 50, "p75": 75, "p90": 90, "p95": 95, "p99": 99, "p99.9": 99.9}
+MAX_WINDOW_S = 7 * 24 * 3600.0  # a custom window's bounds: the longest run (profiles.MAX_DURATION_S)
+MAX_THRESHOLD = 1e15  # any threshold's magnitude: finite, and far beyond any latency, rate or size
+SLO_FILE_MAX_BYTES = 1024 * 1024
 
 
 def percentile_of(statistic: str) -> float | None:
@@ -50,10 +55,10 @@ class WindowSpec(BaseModel):
     """A custom window in seconds from the run's start (``relative_to: start``) or from the end
     of the ramp-up (``relative_to: steady``); an open end means the run's edge."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    since_s: float | None = Field(default=None, ge=0)
-    until_s: float | None = Field(default=None, ge=0)
+    since_s: float | None = Field(default=None, ge=0, le=MAX_WINDOW_S)
+    until_s: float | None = Field(default=None, ge=0, le=MAX_WINDOW_S)
     relative_to: Literal["start", "steady"] = "start"
 
     @model_validator(mode="after")
@@ -67,9 +72,10 @@ WindowChoice = Literal["steady", "whole"] | WindowSpec
 
 
 class SloSpec(BaseModel):
-    """One check (see the module docstring for what each field selects)."""
+    """One check (see the module docstring for what each field selects). Numbers are finite
+    (a NaN threshold would always fail, an infinite one always pass) and within bounds."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9_.-]+$")
     description: str = ""
@@ -81,10 +87,10 @@ class SloSpec(BaseModel):
     outcome: str = "*"  # only for ``rate``: e.g. ``ok`` for successful requests per second
     statistic: str
     comparison: Comparison
-    threshold: float
+    threshold: float = Field(ge=-MAX_THRESHOLD, le=MAX_THRESHOLD)
     unit: str = ""
     window: WindowChoice = "steady"
-    min_samples: int = Field(default=20, ge=1)
+    min_samples: int = Field(default=20, ge=1, le=10**12)
     required: bool = True  # too few samples: no verdict, and exit 3 when required
     # The check applies to a target only if it has samples whose name matches this glob (any
     # window): connections_held needs a swarm, upload_success needs uploaders.
@@ -291,11 +297,15 @@ def resolve_slos(
         raise SloConfigError("slos: expected a list of SLOs or {override, drop}")
     specs = []
     for position, item in enumerate(data):
+        label = item.get("name", position) if isinstance(item, Mapping) else position
         try:
-            specs.append(item if isinstance(item, SloSpec) else SloSpec.model_validate(item))
+            spec = item if isinstance(item, SloSpec) else SloSpec.model_validate(item)
         except ValidationError as error:
-            label = item.get("name", position) if isinstance(item, Mapping) else position
             raise SloConfigError(f"slos[{label}]: {_first_error(error)}") from None
+        smuggled = boolean_as_number(item, spec.model_dump()) if isinstance(item, Mapping) else None
+        if smuggled:  # pydantic reads `threshold: true` as 1
+            raise SloConfigError(f"slos[{label}]: {smuggled}: a boolean is not a number")
+        specs.append(spec)
     seen: set[str] = set()
     for spec in specs:
         if spec.name in seen:
@@ -305,17 +315,21 @@ def resolve_slos(
 
 
 def load_slo_file(path: Path, base: Iterable[SloSpec] = DEFAULT_SLOS) -> tuple[SloSpec, ...]:
-    """A YAML file holding a list of SLOs or ``{override, drop}`` on ``base`` (the run's own SLOs)."""
-    import yaml
-
+    """A YAML file holding a list of SLOs or ``{override, drop}`` on ``base`` (the run's own SLOs),
+    read as untrusted input: a regular file under 1 MiB, strict YAML, finite numbers only."""
     from loadtests.errors import ConfigError
+    from loadtests.untrusted import UntrustedInputError, loads_yaml, read_text
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = read_text(path, limit=SLO_FILE_MAX_BYTES)
+    except UntrustedInputError as error:
+        raise ConfigError(f"cannot read SLO file: {error}") from None
     except OSError as error:
         raise ConfigError(f"cannot read SLO file {path}: {error.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"SLO file {path.name}: malformed YAML") from None
+    try:
+        data = loads_yaml(text)
+    except ValueError as error:
+        raise ConfigError(f"SLO file {path.name}: {error}") from None
     if isinstance(data, Mapping) and "slos" in data and set(data) == {"slos"}:
         data = data["slos"]  # a profile-style file: {slos: ...}
     try:

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.errors import ConfigError, LoadbenchError
+from loadtests.errors import ConfigError, LoadbenchError, one_line
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 all SLOs passed, 1 an SLO failed, 2 usage/configuration error, "
@@ -215,7 +215,7 @@ def _print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
     for column in TABLE_COLUMNS:
         table.add_column(column, justify="right" if column.endswith(("ms", "count")) else "left")
     for row in metric_rows(judged.summaries, verdict):
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))  # run text: no rich markup
     console.print(table)
     for check in verdict.checks:
         mark = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "[yellow]no verdict[/yellow]"}[
@@ -570,7 +570,8 @@ def history(
     if unpin:
         console.print("baseline unpinned" if unpin_baseline(results) else "no baseline was pinned")
     if rebuild:
-        console.print(f"index rebuilt: {rebuild_index(results)}")
+        rebuilt = rebuild_index(results, on_skip=lambda line: console.print(f"skipped {escape(one_line(line))}"))
+        console.print(f"index rebuilt: {escape(str(rebuilt))}")
     if pin is not None or unpin:
         return
     index = read_index(results)

@@ -22,7 +22,15 @@ class LoadbenchError(Exception):
 
     def show(self, file: TextIO | None = None) -> None:
         """Print the one-line reason on stderr."""
-        print(f"loadbench: {self.label}: {self}", file=file or sys.stderr)
+        print(f"loadbench: {self.label}: {one_line(str(self))}", file=file or sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters shown escaped (``\\n``, ``\\x1b``): a reason naming a
+    file whose name holds a newline or a terminal escape stays one inert line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 class ConfigError(LoadbenchError):

@@ -4,6 +4,11 @@ An unknown key, a wrong type or an impossible value is a ``ConfigError`` that na
 (``profile smoke: users: Input should be greater than or equal to 1``). Profiles hold no secrets:
 passwords and JWT secrets come from the environment.
 
+A profile file is untrusted input (``loadtests.untrusted``): a regular file of at most 1 MiB, strict
+YAML (a key given twice, a non-string key or an alias is an error naming its line), finite numbers
+only (``.nan``, ``.inf``, ``1e400`` are refused), no boolean read as a number (``users: true``), and
+every duration, size and rate under a documented upper bound (README, "Profiles").
+
 Profile format version 1 (a public contract; change it on purpose, with a note in the README).
 """
 
@@ -12,18 +17,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analysis.slo_spec import DEFAULT_SLOS, SloSpec, expand_overrides
+from analysis.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, expand_overrides, resolve_slos
 from loadtests.dialects.options import DialectOptions
 from loadtests.errors import ConfigError
 from loadtests.shapes import Shape
 from loadtests.swarm.settings import SwarmSettings
 from loadtests.timeouts import Timeouts
+from loadtests.untrusted import MIB, UntrustedInputError, boolean_as_number, loads_yaml, non_finite, read_text
 from reference_backend.settings import ENV_JWT_SECRET, ENV_USER_PASSWORD, FaultSettings, LlmSettings
 
 PROFILE_FORMAT_VERSION = 1
+PROFILE_MAX_BYTES = 1 * MIB
+# Upper bounds (README, "Profiles"): far above any sensible profile, low enough that nothing the
+# suite builds from them (a payload, a sleep, a timer) exhausts memory or never ends.
+MAX_THINK_TIME_S = 3600.0
+MAX_TIMEOUT_S = 3600.0
+MAX_UPLOAD_KB = 64 * 1024  # 64 MiB: above both colors' upload limits (5 and 10 MB), built in memory
+MAX_DURATION_S = 7 * 24 * 3600.0
+MAX_TOKEN_TTL_S = 30 * 24 * 3600
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 
 # User classes a profile's mix may name (the workload issue adds uploaders, agents and admins).
@@ -31,12 +44,12 @@ KNOWN_USER_CLASSES = ("ChatUser", "UploaderUser", "AgentRunnerUser", "AdminReade
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _ordered(value: tuple[float, float]) -> tuple[float, float]:
-    if value[0] < 0 or value[0] > value[1]:
-        raise ValueError("must be [min, max] with 0 <= min <= max")
+    if value[0] < 0 or value[0] > value[1] or value[1] > MAX_THINK_TIME_S:
+        raise ValueError(f"must be [min, max] with 0 <= min <= max <= {MAX_THINK_TIME_S:g}")
     return value
 
 
@@ -60,8 +73,8 @@ class UploaderSettings(_Strict):
     @field_validator("sizes_kb")
     @classmethod
     def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if not value or any(size <= 0 for size in value):
-            raise ValueError("needs at least one size, each > 0")
+        if not value or len(value) > 32 or any(size <= 0 or size > MAX_UPLOAD_KB for size in value):
+            raise ValueError(f"needs 1 to 32 sizes, each > 0 and <= {MAX_UPLOAD_KB} (64 MiB)")
         return value
 
 
@@ -95,7 +108,7 @@ class AuthSettings(_Strict):
     role: Literal["Students", "Staffs", "Admin", "SuperAdmin"] = "Admin"  # claims of minted tokens
     secret_env: str = ENV_JWT_SECRET  # mint: the environment variable holding the HS256 secret
     secret_file: str | None = None  # mint: or a file holding it
-    token_ttl_s: int | None = Field(default=None, ge=60)  # mint: None = 1 day blue, 15 min green
+    token_ttl_s: int | None = Field(default=None, ge=60, le=MAX_TOKEN_TTL_S)  # mint: None = 1 day blue, 15 min green
 
     def usernames(self) -> list[str]:
         return [f"{self.pool_prefix}{n:04d}" for n in range(1, self.pool_size + 1)]
@@ -106,11 +119,11 @@ class AuthSettings(_Strict):
 
 
 class TimeoutSettings(_Strict):
-    connect_s: float = Field(default=10.0, gt=0)
-    http_s: float = Field(default=30.0, gt=0)
-    exchange_s: float = Field(default=10.0, gt=0)
-    first_token_s: float = Field(default=30.0, gt=0)
-    complete_s: float = Field(default=60.0, gt=0)
+    connect_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
+    http_s: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_S)
+    exchange_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
+    first_token_s: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_S)
+    complete_s: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT_S)
 
     def to_timeouts(self) -> Timeouts:
         return Timeouts(**self.model_dump())
@@ -130,11 +143,11 @@ class ReferenceBackendProfile(_Strict):
     green: ColorBackend = ColorBackend()
     # A planted outage: the backends are killed (SIGKILL, a crash) this many seconds after the
     # ramp-up, stay down `outage_s`, and come back on the same port with the same secrets.
-    restart_after_ramp_s: tuple[float, ...] = ()
+    restart_after_ramp_s: tuple[Annotated[float, Field(ge=0, le=MAX_DURATION_S)], ...] = ()
     outage_s: float = Field(default=0.0, ge=0, le=600)
     # Access tokens shorter than the colors' defaults (1 day blue, 15 min green), so that a short
     # run exercises refresh the way a long one does.
-    access_token_ttl_s: int | None = Field(default=None, ge=10)
+    access_token_ttl_s: int | None = Field(default=None, ge=10, le=MAX_TOKEN_TTL_S)
 
     def for_color(self, color: str) -> tuple[LlmSettings, FaultSettings]:
         override: ColorBackend = getattr(self, color)
@@ -149,12 +162,12 @@ class Profile(_Strict):
     # It names the run directory (``<stamp>-<name>-<target>``: a file name is at most 255 bytes).
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=PROFILE_NAME_MAX)
     description: str = ""
-    duration_s: float = Field(gt=0, le=7 * 24 * 3600)
+    duration_s: float = Field(gt=0, le=MAX_DURATION_S)
     users: int = Field(ge=1, le=1_000_000)
-    spawn_rate: float = Field(gt=0, le=10_000)
+    spawn_rate: float = Field(ge=0.01, le=10_000)  # users per second; 0.01: one user every 100 s
     interval_s: float = Field(default=1.0, ge=0.1, le=60)
-    mix: dict[str, int] = Field(default_factory=lambda: {"ChatUser": 1})
-    health_probe_s: float | None = Field(default=1.0, gt=0)
+    mix: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default_factory=lambda: {"ChatUser": 1})
+    health_probe_s: float | None = Field(default=1.0, gt=0, le=MAX_TIMEOUT_S)
     chat: ChatSettings = ChatSettings()
     uploader: UploaderSettings = UploaderSettings()
     agents: AgentSettings = AgentSettings()
@@ -212,15 +225,28 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 
 def parse_profile(data: Any, *, source: str) -> Profile:
+    """A profile from parsed data (a YAML document): every rule of the module docstring checked."""
     if not isinstance(data, dict):
         raise ConfigError(f"profile {source}: expected a mapping at the top level, got {type(data).__name__}")
+    problem = non_finite(data)
+    if problem:
+        raise ConfigError(f"profile {source}: {problem}")
+    if isinstance(data.get("slos"), dict | list):
+        try:  # here rather than in the model, so that an SLO's error names its own path
+            data = {**data, "slos": resolve_slos(data["slos"])}
+        except SloConfigError as error:
+            raise ConfigError(f"profile {source}: {error}") from None
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = _location(first["loc"])
         more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
         raise ConfigError(f"profile {source}: {where}: {first['msg']}{more}") from None
+    smuggled = boolean_as_number(data, profile.model_dump())
+    if smuggled:
+        raise ConfigError(f"profile {source}: {smuggled}: a boolean is not a number")
+    return profile
 
 
 def load_profile(name_or_path: str, *, directory: Path = PROFILES_DIR) -> Profile:
@@ -232,13 +258,13 @@ def load_profile(name_or_path: str, *, directory: Path = PROFILES_DIR) -> Profil
             known = ", ".join(available_profiles(directory)) or "none"
             raise ConfigError(f"unknown profile {name_or_path!r}; available: {known}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, limit=PROFILE_MAX_BYTES)
+    except UntrustedInputError as error:
+        raise ConfigError(f"cannot read profile: {error}") from None
     except OSError as error:
         raise ConfigError(f"cannot read profile {path}: {error.strerror}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"profile {path.name}: malformed YAML{where}") from None
+        data = loads_yaml(text)
+    except ValueError as error:
+        raise ConfigError(f"profile {path.name}: {error}") from None
     return parse_profile(data, source=path.stem)

@@ -26,8 +26,12 @@ SPAWN_RATE_FAST = 1_000.0  # users per second when a shape jumps (spike, canary 
 SWITCH_S = 1.0  # a canary stage change: one of Locust's one-second ticks with no users
 
 
+MAX_SHAPE_S = 7 * 24 * 3600.0  # every duration of a shape: the longest run (profiles.MAX_DURATION_S)
+MAX_USERS = 1_000_000
+
+
 class _Shape(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,8 @@ class Stage:
 
 class RampShape(_Shape):
     kind: Literal["ramp"]
-    up_s: float = Field(gt=0)
-    down_s: float = Field(default=0, ge=0)
+    up_s: float = Field(gt=0, le=MAX_SHAPE_S)
+    down_s: float = Field(default=0, ge=0, le=MAX_SHAPE_S)
 
     def at(self, t: float, *, users: int, spawn_rate: float, duration_s: float) -> Stage:
         if t < self.up_s:
@@ -53,8 +57,8 @@ class RampShape(_Shape):
 
 class StepShape(_Shape):
     kind: Literal["step"]
-    step_users: int = Field(ge=1)
-    every_s: float = Field(gt=0)
+    step_users: int = Field(ge=1, le=MAX_USERS)
+    every_s: float = Field(gt=0, le=MAX_SHAPE_S)
 
     def at(self, t: float, *, users: int, spawn_rate: float, duration_s: float) -> Stage:
         steps = int(t // self.every_s) + 1
@@ -63,9 +67,9 @@ class StepShape(_Shape):
 
 class SpikeShape(_Shape):
     kind: Literal["spike"]
-    base_users: int = Field(ge=0)
-    at_s: float = Field(ge=0)
-    hold_s: float = Field(gt=0)
+    base_users: int = Field(ge=0, le=MAX_USERS)
+    at_s: float = Field(ge=0, le=MAX_SHAPE_S)
+    hold_s: float = Field(gt=0, le=MAX_SHAPE_S)
 
     def at(self, t: float, *, users: int, spawn_rate: float, duration_s: float) -> Stage:
         if self.at_s <= t < self.at_s + self.hold_s:
@@ -74,7 +78,7 @@ class SpikeShape(_Shape):
 
 
 class CanaryStage(_Shape):
-    duration_s: float = Field(gt=0)
+    duration_s: float = Field(gt=0, le=MAX_SHAPE_S)
     blue: int = Field(ge=0, le=100)
     green: int = Field(ge=0, le=100)
 

@@ -60,7 +60,10 @@ def is_loopback(host: str) -> bool:
 
 def check_url(url: str, *, allow_remote: tuple[str, ...] = (), flag: str = "--url") -> str:
     """A normalised base URL (no trailing slash, no credentials) or a ``ConfigError``."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as error:  # e.g. "An IPv4 address cannot be in brackets"
+        raise ConfigError(f"{flag} {url!r} is not a valid URL ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{flag} {url!r} is not an http(s) URL like http://127.0.0.1:8000")
     if parts.username or parts.password:

@@ -27,10 +27,11 @@ DEFAULT_PORTS: dict[str, int] = {"blue": 8000, "green": 5000}
 BUILTIN_AGENT_ID = "000000000000000000000001"
 
 MB = 1024 * 1024
+MAX_DELAY_MS = 3_600_000.0  # an hour: the longest simulated delay (profiles embed these settings)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Distribution(_Frozen):
@@ -43,11 +44,11 @@ class Distribution(_Frozen):
     """
 
     kind: Literal["constant", "uniform", "normal", "lognormal", "exponential"] = "constant"
-    ms: float = Field(default=0.0, ge=0)
-    low_ms: float | None = Field(default=None, ge=0)
-    high_ms: float | None = Field(default=None, ge=0)
-    sd_ms: float = Field(default=0.0, ge=0)
-    sigma: float = Field(default=0.0, ge=0)
+    ms: float = Field(default=0.0, ge=0, le=MAX_DELAY_MS)
+    low_ms: float | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+    high_ms: float | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+    sd_ms: float = Field(default=0.0, ge=0, le=MAX_DELAY_MS)
+    sigma: float = Field(default=0.0, ge=0, le=5)  # lognormal: e**(5 * 4) ≈ 5e8 times the median at 4 sigma
 
     @model_validator(mode="before")
     @classmethod
@@ -151,7 +152,7 @@ class FaultSettings(_Frozen):
     latency: Distribution | None = None
     error_rate: float = Field(default=0.0, ge=0, le=1)
     soft_failure_rate: float = Field(default=0.0, ge=0, le=1)
-    memory_growth_kb_per_request: float = Field(default=0.0, ge=0)
+    memory_growth_kb_per_request: float = Field(default=0.0, ge=0, le=10 * 1024)  # a planted leak: ≤ 10 MB a request
     rate_limit: bool = False
     rate_limits: tuple[RateLimitRule, ...] = GREEN_RATE_LIMITS
     drop_end_rate: float = Field(default=0.0, ge=0, le=1)

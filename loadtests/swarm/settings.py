@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ReconnectSettings(_Strict):
@@ -43,8 +43,8 @@ class StormSettings(_Strict):
     @field_validator("after_ramp_s")
     @classmethod
     def _ordered(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(t < 0 for t in value) or list(value) != sorted(value):
-            raise ValueError("must be non-negative and ascending, e.g. [20, 60]")
+        if any(t < 0 or t > 7 * 24 * 3600 for t in value) or list(value) != sorted(value):
+            raise ValueError("must be non-negative, at most a week, and ascending, e.g. [20, 60]")
         return value
 
 
@@ -74,8 +74,8 @@ class SwarmSettings(_Strict):
     @field_validator("ping_interval_s")
     @classmethod
     def _interval(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[0] <= 0 or value[0] > value[1]:
-            raise ValueError("must be [min, max] with 0 < min <= max")
+        if value[0] <= 0 or value[0] > value[1] or value[1] > 3600:
+            raise ValueError("must be [min, max] with 0 < min <= max <= 3600")
         return value
 
     @model_validator(mode="after")
