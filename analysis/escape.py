@@ -25,8 +25,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # underscore only where it can open or close emphasis (not between two letters: `http_p95` stays).
 # Parentheses and `!` mean something only after `]` or before `[`, which are escaped.
 _MARKDOWN = re.compile(r"([\\`*\[\]#~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-# A list marker at the start of a line ("- x", "+ x", "1. x").
-_LEADING = re.compile(r"^(\s*)([-+]|\d+\.)")
+# A list marker at the start of a line ("- x", "+ x", "1. x"; not "46.02 ms" or "-3").
+_LEADING = re.compile(r"^(\s*)([-+]|\d+\.)(?=\s|$)")
 # Characters XML 1.0 does not allow at all, even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
