@@ -21,11 +21,12 @@ __all__ = ["html_text", "md_cell", "md_text", "mpl_text", "xml_text"]
 
 # Line breaks and other control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# ASCII punctuation that Markdown (CommonMark, GitHub) can give a meaning to inside a line; an
+# ASCII punctuation that Markdown (CommonMark, GitHub) gives a meaning to inside a line; an
 # underscore only where it can open or close emphasis (not between two letters: `http_p95` stays).
-_MARKDOWN = re.compile(r"([\\`*{}\[\]()#!~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-# A list marker at the start of a line ("- x", "+ x", "1. x").
-_LEADING = re.compile(r"^(\s*)([-+]|\d+\.)")
+# Parentheses and `!` mean something only after `]` or before `[`, which are escaped.
+_MARKDOWN = re.compile(r"([\\`*\[\]#~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# A list marker at the start of a line ("- x", "+ x", "1. x"; not "46.02 ms" or "-3").
+_LEADING = re.compile(r"^(\s*)([-+]|\d+\.)(?=\s|$)")
 # Characters XML 1.0 does not allow at all, even escaped.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

@@ -173,6 +173,28 @@ def test_the_notebook_entry_points_refuse_a_hostile_run(run: Path) -> None:
     assert "manifest.json" in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_the_notebook_under_papermill_shows_one_line(run: Path, tmp_path: Path) -> None:
+    """Executed headless (as the CI job does), the notebook's error output is the one-line reason,
+    not a traceback through the library (papermill itself exits 1 on any failed cell)."""
+    (run / "manifest.json").write_text(nested(100_000))
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run(
+        [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "blue_vs_green.ipynb"), str(out),
+         "-p", "paired_run", str(run), "--cwd", str(ROOT)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    errors = [
+        output
+        for cell in json.loads(out.read_text())["cells"]
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert len(errors) == 1, errors
+    assert "invalid run" in errors[0]["evalue"] and "manifest.json" in errors[0]["evalue"], errors[0]
+    assert not any("File " in line or "---->" in line for line in errors[0]["traceback"]), errors[0]["traceback"]
+
+
 # -- hypothesis: one hostile change at a time --------------------------------------------------------
 # The battery runs a fixed, quick set (seconds); LOADBENCH_HOSTILE_EXAMPLES=500 searches wider, at random.
 _SEARCH = int(os.environ.get("LOADBENCH_HOSTILE_EXAMPLES", "0"))
