@@ -16,10 +16,10 @@ from analysis.junit import junit_xml
 from analysis.load import RunData, load_run
 from analysis.report import summary_markdown
 from analysis.slo import Verdict, evaluate
-from analysis.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, resolve_slos
 from analysis.stats import MetricSummary, select, summarize
 from loadtests.errors import ConfigError
 from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, VERDICT, write_atomic
+from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, resolve_slos
 
 
 @dataclass(frozen=True)

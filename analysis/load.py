@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.hdr import HistogramFormatError, HistogramStore, HistogramStoreBuilder
-from analysis.slo_spec import WindowChoice
 from analysis.windows import Window, resolve_window
 from loadtests.recorder.rundir import (
     MAX_EPOCH_S,
@@ -36,6 +35,7 @@ from loadtests.recorder.rundir import (
     RunFormatError,
     iter_resource_rows,
 )
+from loadtests.slo_spec import WindowChoice
 
 TEXT_COLUMNS = ("target", "kind", "name", "user_class", "outcome")
 COUNT_COLUMNS = ("count", "timed", "nbytes", "overflow")

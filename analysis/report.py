@@ -11,8 +11,8 @@ from fnmatch import fnmatchcase
 
 from analysis.escape import md_cell, md_text
 from analysis.slo import SloResult, Verdict
-from analysis.slo_spec import percentile_of
 from analysis.stats import MetricSummary
+from loadtests.slo_spec import percentile_of
 
 # The metrics a reader looks at first, in this order; others follow alphabetically.
 KEY_METRICS = (

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from analysis.load import RunData
-from analysis.slo_spec import SloSpec
 from analysis.stats import (
     OutcomeCounts,
     ok_histogram,
@@ -32,6 +31,7 @@ from analysis.stats import (
 from analysis.windows import Window
 from loadtests.errors import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
 from loadtests.recorder.rundir import MAX_COUNT, iso
+from loadtests.slo_spec import SloSpec
 
 VERDICT_SCHEMA_VERSION = 1
 

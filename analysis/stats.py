@@ -19,7 +19,7 @@ import pandas as pd
 
 from analysis.hdr import Histogram, HistogramSet, HistogramStore
 from analysis.windows import Window
-from loadtests.dialects.base import Outcome
+from loadtests.recorder.outcomes import Outcome
 
 OK = Outcome.OK.value
 FAILURES = tuple(outcome.value for outcome in Outcome if outcome.is_failure)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.slo_spec import WindowChoice, WindowSpec
+from loadtests.slo_spec import WindowChoice, WindowSpec
 
 _EPSILON_S = 1e-6  # interval bounds are rounded to the millisecond when written
 

@@ -31,6 +31,8 @@ from locust.exception import StopUser
 
 from analysis.load import load_run
 from analysis.stats import ok_histogram, percentile_ms, select
+from contract.accounts import ENV_JWT_SECRET
+from contract.knobs import Distribution
 from loadtests.client import PlatformClient
 from loadtests.dialects import dialect_for
 from loadtests.dialects.base import Credentials
@@ -38,7 +40,7 @@ from loadtests.recorder.plugin import RecorderPlugin
 from loadtests.recorder.rundir import RunDirectory
 from loadtests.timing import Timer
 from reference_backend.process import start_backend_process
-from reference_backend.settings import ENV_JWT_SECRET, BackendSettings, Distribution
+from reference_backend.settings import BackendSettings
 
 PERCENTILES = (50.0, 95.0, 99.0)
 

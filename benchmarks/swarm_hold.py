@@ -103,10 +103,10 @@ def run_generator(args: argparse.Namespace) -> dict[str, Any]:
     from locust.env import Environment
     from locust.event import Events
 
+    from contract.accounts import ENV_USER_PASSWORD
     from loadtests.config import RunConfig, TargetConfig
     from loadtests.profiles import parse_profile
     from loadtests.workload import user_classes
-    from reference_backend.settings import ENV_USER_PASSWORD
 
     me = psutil.Process()
     password = os.environ[ENV_USER_PASSWORD]
@@ -455,7 +455,7 @@ def main() -> int:
     unknown = set(subjects) - set(SUBJECTS)
     if unknown:
         parser.error(f"unknown subject(s) {sorted(unknown)}; choose from {', '.join(SUBJECTS)}")
-    from reference_backend.settings import ENV_JWT_SECRET, ENV_USER_PASSWORD
+    from contract.accounts import ENV_JWT_SECRET, ENV_USER_PASSWORD
 
     env = {**os.environ, ENV_JWT_SECRET: secrets.token_hex(32), ENV_USER_PASSWORD: secrets.token_urlsafe(12)}
     load = os.getloadavg()

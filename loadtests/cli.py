@@ -329,7 +329,7 @@ def _publish_step_summary(markdown: str) -> None:
 def _judge(run_dir: Path, slo_file: Path | None):  # type: ignore[no-untyped-def]
     from analysis.judge import judge, run_slos
     from analysis.load import load_run
-    from analysis.slo_spec import load_slo_file
+    from loadtests.slo_spec import load_slo_file
 
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is not a directory")
@@ -639,8 +639,10 @@ def serve(color: str, host: str, port: int | None, rest_base: str, event_style: 
 
     from pydantic import ValidationError
 
+    from contract.accounts import DEFAULT_PORTS
+    from contract.knobs import Distribution
     from reference_backend.server import serve as serve_backend
-    from reference_backend.settings import DEFAULT_PORTS, BackendSettings, Distribution
+    from reference_backend.settings import BackendSettings
 
     llm: dict[str, object] = {}
     if tuning["first_token_ms"] is not None:

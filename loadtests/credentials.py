@@ -13,10 +13,10 @@ from pathlib import Path
 
 import jwt
 
+from contract.accounts import user_id_for
 from loadtests.dialects.base import AuthSession, Credentials, Dialect
 from loadtests.errors import ConfigError
 from loadtests.profiles import AuthSettings
-from reference_backend.settings import user_id_for
 
 
 @dataclass(frozen=True)

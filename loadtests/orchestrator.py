@@ -9,7 +9,7 @@
 
 Ctrl-C or SIGTERM at any point stops Locust gracefully, keeps what was measured, marks the run
 ``partial`` and ends with exit 4. SIGKILL (or the OOM killer) leaves nothing running either: every
-child watches this process (``reference_backend.lifeline``), Locust records when it died and
+child watches this process (``contract.lifeline``), Locust records when it died and
 stops (``loadtests.parent_watch``), the backends stop and remove their temporary folders.
 Secrets go to child processes through the environment only.
 """
@@ -37,6 +37,7 @@ import psutil
 
 from analysis.history import index_run
 from analysis.judge import Judged, judge_run, write_report, write_verdict
+from contract.accounts import ENV_JWT_SECRET
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
 from loadtests.credentials import check_credentials, jwt_secret
@@ -51,7 +52,7 @@ from loadtests.shapes import CanaryShape, default_canary
 from loadtests.swarm import preflight
 from loadtests.swarm.storm import StormDriver
 from loadtests.targets import TargetPlan, is_loopback, plan_targets
-from reference_backend.settings import ENV_JWT_SECRET, BackendSettings, UserSeed
+from reference_backend.settings import BackendSettings, UserSeed
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 LOCUST_STOP_TIMEOUT_S = 5  # users get this long to finish the task in flight when time is up

@@ -1,7 +1,7 @@
 """A Locust process started by ``loadbench run`` (the single process, the master, a local worker)
 stops when the run dies without ending it: SIGKILL, the OOM killer, a CI runner cancelling the job.
 
-It notices through ``reference_backend.lifeline.watch_parent`` (why polling: see there). Then:
+It notices through ``contract.lifeline.watch_parent`` (why polling: see there). Then:
 
 1. the single process or the master writes into the manifest when the orchestrator was last seen
    alive (``orchestrator_lost_at``) and a note; analysis judges only what was measured before
@@ -23,9 +23,9 @@ from pathlib import Path
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from contract.lifeline import exit_backstop, watch_parent
 from loadtests.errors import EXIT_INFRA
 from loadtests.recorder.rundir import RunDirectory, RunFormatError, iso, utc_now
-from reference_backend.lifeline import exit_backstop, watch_parent
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analysis.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, expand_overrides, resolve_slos
+from contract.accounts import ENV_JWT_SECRET, ENV_USER_PASSWORD
+from contract.knobs import FaultSettings, LlmSettings
 from loadtests.dialects.options import DialectOptions
 from loadtests.errors import ConfigError
 from loadtests.shapes import Shape
+from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, expand_overrides, resolve_slos
 from loadtests.swarm.settings import SwarmSettings
 from loadtests.timeouts import Timeouts
 from loadtests.untrusted import MIB, UntrustedInputError, boolean_as_number, loads_yaml, non_finite, read_text
-from reference_backend.settings import ENV_JWT_SECRET, ENV_USER_PASSWORD, FaultSettings, LlmSettings
 
 PROFILE_FORMAT_VERSION = 1
 PROFILE_MAX_BYTES = 1 * MIB

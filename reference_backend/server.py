@@ -13,8 +13,8 @@ from types import FrameType
 
 import uvicorn
 
+from contract.lifeline import exit_backstop, watch_parent
 from reference_backend.app import create_app
-from reference_backend.lifeline import exit_backstop, watch_parent
 from reference_backend.settings import BackendSettings
 
 BACKLOG = 4096

@@ -15,12 +15,13 @@ import pytest
 from pydantic import SecretStr
 
 from analysis import compat
+from contract.knobs import Deviations, FaultSettings, LlmSettings
 from loadtests.cli import main
 from loadtests.dialects import dialect_for
 from loadtests.dialects.base import Credentials
 from loadtests.probe.run import ProbeTarget, compat_document, select, walk
 from loadtests.probe.session import Accounts
-from reference_backend.settings import BackendSettings, Deviations, FaultSettings, LlmSettings, UserSeed
+from reference_backend.settings import BackendSettings, UserSeed
 from reference_backend.testing import running_app
 
 SECRET = "probe-test-secret-0123456789abcdef0123456789"

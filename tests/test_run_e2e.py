@@ -155,7 +155,7 @@ def test_check_on_a_directory_that_is_not_a_run(tmp_path: Path, capsys: pytest.C
 def test_external_loopback_target_is_sampled_by_its_listening_port(
     tmp_path: Path, green, pool_password: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from reference_backend.settings import ENV_USER_PASSWORD
+    from contract.accounts import ENV_USER_PASSWORD
 
     monkeypatch.setenv(ENV_USER_PASSWORD, pool_password)
     profile = tmp_path / "e2e.yaml"
@@ -203,8 +203,8 @@ def test_remote_worker_recipe_on_one_machine(
     tmp_path: Path, green, pool_password: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`loadbench run --remote-workers 1` + `loadbench worker --master …`, both on loopback."""
+    from contract.accounts import ENV_USER_PASSWORD
     from loadtests.orchestrator import free_port
-    from reference_backend.settings import ENV_USER_PASSWORD
 
     monkeypatch.setenv(ENV_USER_PASSWORD, pool_password)
     profile = tmp_path / "e2e.yaml"

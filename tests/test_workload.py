@@ -10,12 +10,12 @@ import pytest
 from locust.env import Environment
 from locust.event import Events
 
+from contract.accounts import ENV_JWT_SECRET, ENV_USER_PASSWORD
 from loadtests.config import RunConfig, TargetConfig
 from loadtests.dialects.options import DialectOptions
 from loadtests.profiles import parse_profile
 from loadtests.workload import user_classes
 from reference_backend.process import BackendProcess
-from reference_backend.settings import ENV_JWT_SECRET, ENV_USER_PASSWORD
 
 
 class Hook:

@@ -17,28 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from loadtests.recorder.outcomes import Outcome  # the run directory's vocabulary; dialects produce it
 
 T = TypeVar("T")
 
 Kind = Literal["http", "ws", "sio"]
 MB = 1024 * 1024
-
-
-class Outcome(StrEnum):
-    """How one measured operation ended. Only ``ok`` samples enter latency percentiles."""
-
-    OK = "ok"
-    ERROR = "error"
-    SOFT_FAILURE = "soft_failure"  # 2xx whose body says it failed
-    RATE_LIMITED = "rate_limited"  # 429
-    TIMEOUT = "timeout"  # no answer (or no stream end) within the deadline
-    REFUSED = "refused"  # an expected refusal (e.g. an upload over the size limit): not an error
-
-    @property
-    def is_failure(self) -> bool:
-        return self not in (Outcome.OK, Outcome.REFUSED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import compat
+from contract.accounts import ENV_JWT_SECRET
 from loadtests.credentials import admin_account, load_accounts, token_minter
 from loadtests.dialects import dialect_for
 from loadtests.dialects.base import AuthSession, Credentials, Dialect
@@ -26,7 +27,6 @@ from loadtests.probe.session import Accounts
 from loadtests.profiles import Profile
 from loadtests.recorder.rundir import RunDirectory
 from loadtests.targets import plan_targets
-from reference_backend.settings import ENV_JWT_SECRET
 
 
 @dataclass(frozen=True)

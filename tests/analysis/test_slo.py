@@ -10,9 +10,9 @@ from synthetic_runs import RAMP_S, START, SyntheticRun, clean_run
 from analysis.judge import judge_run
 from analysis.load import load_run
 from analysis.slo import evaluate
-from analysis.slo_spec import DEFAULT_SLOS, SloSpec, WindowSpec
 from analysis.stats import ok_histogram, outcome_counts, select
 from loadtests.recorder.histogram import new_histogram
+from loadtests.slo_spec import DEFAULT_SLOS, SloSpec, WindowSpec
 
 
 def spec(**fields: object) -> SloSpec:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from analysis.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, load_slo_file, percentile_of, resolve_slos
 from loadtests.errors import ConfigError
+from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, load_slo_file, percentile_of, resolve_slos
 
 BASE = {"name": "x", "metric": "*", "comparison": "<", "threshold": 1}
 

@@ -15,6 +15,7 @@ import pytest
 from locust.env import Environment
 from locust.event import Events
 
+from contract.accounts import ENV_USER_PASSWORD
 from loadtests.config import RunConfig, TargetConfig
 from loadtests.profiles import parse_profile
 from loadtests.swarm.gauge import ConnectionGauge
@@ -24,7 +25,6 @@ from loadtests.swarm.storm import run_storm
 from loadtests.users.swarm import SwarmUser
 from loadtests.workload import user_classes
 from reference_backend.process import BackendProcess
-from reference_backend.settings import ENV_USER_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
