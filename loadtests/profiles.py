@@ -26,7 +26,7 @@ from loadtests.errors import ConfigError
 from loadtests.shapes import Shape
 from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, expand_overrides, resolve_slos
 from loadtests.swarm.settings import SwarmSettings
-from loadtests.timeouts import Timeouts
+from loadtests.timeouts import MAX_TIMEOUT_S, Timeouts
 from loadtests.untrusted import MIB, UntrustedInputError, boolean_as_number, loads_yaml, non_finite, read_text
 
 PROFILE_FORMAT_VERSION = 1
@@ -34,7 +34,6 @@ PROFILE_MAX_BYTES = 1 * MIB
 # Upper bounds (README, "Profiles"): far above any sensible profile, low enough that nothing the
 # suite builds from them (a payload, a sleep, a timer) exhausts memory or never ends.
 MAX_THINK_TIME_S = 3600.0
-MAX_TIMEOUT_S = 3600.0
 MAX_UPLOAD_KB = 64 * 1024  # 64 MiB: above both colors' upload limits (5 and 10 MB), built in memory
 MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_TOKEN_TTL_S = 30 * 24 * 3600
@@ -119,17 +118,6 @@ class AuthSettings(_Strict):
         return self.admin_username or f"{self.pool_prefix}superadmin"
 
 
-class TimeoutSettings(_Strict):
-    connect_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
-    http_s: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_S)
-    exchange_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
-    first_token_s: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_S)
-    complete_s: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT_S)
-
-    def to_timeouts(self) -> Timeouts:
-        return Timeouts(**self.model_dump())
-
-
 class ColorBackend(_Strict):
     llm: LlmSettings | None = None
     faults: FaultSettings | None = None
@@ -174,7 +162,7 @@ class Profile(_Strict):
     agents: AgentSettings = AgentSettings()
     admin: AdminSettings = AdminSettings()
     auth: AuthSettings = AuthSettings()
-    timeouts: TimeoutSettings = TimeoutSettings()
+    timeouts: Timeouts = Timeouts()  # the value object the client takes
     shape: Shape | None = None  # None: `users` at `spawn_rate`, held until `duration_s`
     swarm: SwarmSettings = SwarmSettings()  # used by SwarmUser (the connection swarm)
     target: Literal["blue", "green", "both", "canary"] | None = None  # `loadbench run`'s --target when none is given

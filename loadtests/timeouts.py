@@ -1,4 +1,5 @@
-"""Per-phase deadlines of a simulated user (a value object the profile builds and the client obeys).
+"""Per-phase deadlines of a simulated user: one value object, the profile's ``timeouts:`` section
+and what the client obeys alike.
 
 Kept apart from ``loadtests.client``: the profile needs it, and importing the client would import
 Locust, whose import patches the standard library with gevent (the orchestrator must stay a
@@ -7,18 +8,24 @@ plain multi-threaded process).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TIMEOUT_S = 3600.0  # the longest deadline a profile may set (README, "Profiles")
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Per-phase deadlines in seconds (like ``httpx.Timeout``, one per thing waited for)."""
+class Timeouts(BaseModel):
+    """Per-phase deadlines in seconds (like ``httpx.Timeout``, one per thing waited for).
 
-    connect_s: float = 10.0
-    http_s: float = 30.0
-    exchange_s: float = 10.0  # ping/pong, join, create_room
-    first_token_s: float = 30.0
-    complete_s: float = 60.0
+    Strict like the rest of the profile (``loadtests.profiles``): an unknown key, a deadline that
+    is not positive or beyond ``MAX_TIMEOUT_S``, or a non-finite number is refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    connect_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)
+    http_s: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_S)
+    exchange_s: float = Field(default=10.0, gt=0, le=MAX_TIMEOUT_S)  # ping/pong, join, create_room
+    first_token_s: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_S)
+    complete_s: float = Field(default=60.0, gt=0, le=MAX_TIMEOUT_S)
 
 
 DEFAULT_TIMEOUTS = Timeouts()

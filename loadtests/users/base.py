@@ -41,7 +41,7 @@ class PlatformUser(User):
             timer=timer,
             credentials=account.credentials,
             mint=(lambda: minter.mint(dialect, account)) if minter is not None else None,
-            timeouts=self.profile.timeouts.to_timeouts(),
+            timeouts=self.profile.timeouts,
             token_ttl_s=target.dialect.token_ttl_s,
             refresh_margin_s=target.dialect.refresh_margin_s,
             role=account.role or "Admin",

@@ -78,7 +78,7 @@ def swarm_class_attributes(
             base_url=target.url,
             timer=timer,
             accounts=accounts[: settings.accounts],
-            timeouts=profile.timeouts.to_timeouts(),
+            timeouts=profile.timeouts,
             token_ttl_s=target.dialect.token_ttl_s,
             refresh_margin_s=target.dialect.refresh_margin_s,
         )
