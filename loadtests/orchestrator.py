@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import math
 import os
-import resource
-import secrets
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -40,8 +38,9 @@ from analysis.judge import Judged, judge_run, write_report, write_verdict
 from contract.accounts import ENV_JWT_SECRET
 from loadtests import metadata
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
-from loadtests.credentials import check_credentials, jwt_secret
-from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, InvalidRunError, LoadbenchError
+from loadtests.credentials import check_credentials
+from loadtests.embedded import EmbeddedBackends, run_secrets
+from loadtests.errors import EXIT_INFRA, EXIT_INVALID, ConfigError, InfrastructureError, LoadbenchError
 from loadtests.live import LiveCheck, LiveJudge
 from loadtests.monitor.monitor import ResourceMonitor
 from loadtests.monitor.sampler import ProcessTreeSampler, PrometheusSampler, Sampler, listening_pid
@@ -52,7 +51,6 @@ from loadtests.shapes import CanaryShape, default_canary
 from loadtests.swarm import preflight
 from loadtests.swarm.storm import StormDriver
 from loadtests.targets import TargetPlan, is_loopback, plan_targets
-from reference_backend.settings import BackendSettings, UserSeed
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 LOCUST_STOP_TIMEOUT_S = 5  # users get this long to finish the task in flight when time is up
@@ -133,58 +131,6 @@ def _interruptible(*, defer: list[str] | None = None) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def backend_settings(profile: Profile, color: str) -> BackendSettings:
-    """How the embedded backend of ``color`` is configured for ``profile`` (secrets come from the environment)."""
-    llm, faults = profile.reference_backend.for_color(color)
-    dialect = profile.dialect(color)
-    return BackendSettings(
-        color=color,  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=0,
-        rest_base=dialect.rest_base,
-        event_style=dialect.event_style,
-        users=UserSeed(count=profile.auth.pool_size, prefix=profile.auth.pool_prefix),
-        access_token_ttl_s=profile.reference_backend.access_token_ttl_s,
-        llm=llm,
-        faults=faults,
-    )
-
-
-def run_secrets(profile: Profile, environ: Mapping[str, str]) -> dict[str, str]:
-    """The secrets a run's children get through their environment (never a file, never argv).
-
-    The embedded backends verify tokens with the JWT secret the profile names when it mints them
-    (its ``secret_file`` or ``secret_env``), so a profile written for the real deployment runs
-    unchanged against the embedded stand-in (CI's dry run of the gate) instead of failing every
-    request with 401; an unreadable secret file is a ``ConfigError`` before anything starts.
-    Otherwise the secrets are ``$LOADBENCH_JWT_SECRET`` and the pool password's variable, or fresh
-    random ones per run. External targets bring their own (``check_credentials``)."""
-    auth = profile.auth
-    minting = auth.mode == "mint"
-    if minting and (auth.secret_file or environ.get(auth.secret_env)):
-        secret = jwt_secret(auth, environ)
-    else:
-        secret = environ.get(ENV_JWT_SECRET) or secrets.token_hex(32)
-    env = {ENV_JWT_SECRET: secret}
-    if minting and not auth.secret_file:
-        env[auth.secret_env] = secret  # Locust's minter reads the same secret as the backends
-    env[auth.password_env] = environ.get(auth.password_env) or secrets.token_urlsafe(18)
-    return env
-
-
-def backend_failure_reason(color: str, error: BaseException) -> str:
-    """One line for a backend that never became ready: what happened, and the last line of its
-    stderr (its traceback stays out of the user's terminal), in plain words when it ran out of files."""
-    what = str(error).splitlines()[0] if str(error) else type(error).__name__
-    tail = getattr(error, "stderr_tail", "") or ""
-    last = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
-    reason = f"the embedded {color} backend never became ready: {what}"
-    if "too many open files" in tail.lower() or "errno 24" in tail.lower():
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        return f"{reason}: too many open files (the open-file limit is {soft}; raise it with `ulimit -n`)"
-    return f"{reason} ({last[:200]})" if last else reason
-
-
 class _Run:
     """The state of one run while it goes; ``execute`` is the whole life cycle."""
 
@@ -192,7 +138,7 @@ class _Run:
         self.request = request
         self.profile = request.profile
         self.say = on_status
-        self.backends: list = []
+        self.embedded = EmbeddedBackends({**os.environ, **secret_env})
         self.locust: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.monitor: ResourceMonitor | None = None
@@ -205,57 +151,14 @@ class _Run:
     def start_targets(self, plans: list[TargetPlan]) -> list[TargetConfig]:
         """Embedded backends start side by side (each takes about a second), external targets are
         probed; a backend that never becomes ready makes the run invalid."""
-        from concurrent.futures import ThreadPoolExecutor
-        from concurrent.futures import wait as wait_futures
-
-        from reference_backend.process import start_backend_process
-
-        embedded = [plan for plan in plans if plan.url is None]
-        env = {**os.environ, **self.secret_env}
-        started: dict[str, object] = {}
-        with ThreadPoolExecutor(max_workers=max(len(embedded), 1)) as pool:
-            futures = {}
-
-            # A signal handler that raises inside Thread.start() leaves the new thread half-registered
-            # (CPython prints "KeyError ... del _limbo[self]"): signals wait while threads start. Each
-            # thread unblocks them first thing, or the backend it spawns would inherit the mask and
-            # ignore the SIGTERM that stops it.
-            def start(settings: BackendSettings) -> object:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-                return start_backend_process(settings, env=env, ready_timeout_s=30)
-
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            try:
-                for plan in embedded:
-                    self.say(f"starting the embedded {plan.color} reference backend")
-                    settings = backend_settings(self.profile, plan.color)
-                    futures[plan.color] = pool.submit(start, settings)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            problem = None
-            try:
-                for color, future in futures.items():
-                    try:
-                        started[color] = future.result()
-                    except RunInterrupted:
-                        raise
-                    except Exception as error:
-                        problem = problem or InvalidRunError(backend_failure_reason(color, error))
-            finally:
-                # Interrupted or not, every backend that did start is stopped with the run (those
-                # still starting are waited for: at most their ready timeout, about a second).
-                wait_futures(futures.values())
-                for color, future in futures.items():
-                    if color not in started and future.done() and future.exception() is None:
-                        started[color] = future.result()
-                self.backends.extend(started[plan.color] for plan in embedded if plan.color in started)  # type: ignore[misc]
-            if problem is not None:
-                raise problem
+        embedded = [plan.color for plan in plans if plan.url is None]
+        if embedded:
+            self.embedded.start(self.profile, embedded, on_status=self.say)
         targets = []
         for plan in plans:
             dialect = self.profile.dialect(plan.color)
             if plan.url is None:
-                url = started[plan.color].url  # type: ignore[attr-defined]
+                url = self.embedded.target(plan.color).url
             else:
                 self._probe(plan.color, plan.url)
                 url = plan.url
@@ -288,9 +191,8 @@ class _Run:
     def target_sampler(self, target: TargetConfig) -> Sampler:
         """Embedded: the process we started. External on this machine: the process given by
         ``--<color>-pid`` or the one listening on the URL's port. Elsewhere: its ``/metrics``."""
-        for backend in self.backends:
-            if backend.color == target.color:
-                return ProcessTreeSampler(backend.pid, role="target", color=target.color)
+        if target.color in self.embedded:
+            return ProcessTreeSampler(self.embedded.target(target.color).pid, role="target", color=target.color)
         parts = urlsplit(target.url)
         pid = self.request.pids.get(target.color)
         if pid is None and is_loopback(parts.hostname or ""):
@@ -330,13 +232,13 @@ class _Run:
                 self.monitor.add(ProcessTreeSampler(new.pid, role="target", color=new.color))
             self.notes.append(f"reconnect storm: {new.color} backend restarted (pid {old.pid} -> {new.pid})")
 
-        if self.backends:
+        if self.embedded:
             self.storms = StormDriver(
                 run_dir=run_dir.path,
                 after_ramp_s=after_ramp_s,
                 down_s=profile.reference_backend.outage_s,
-                backends=self.backends,
-                env={**os.environ, **self.secret_env},
+                targets=self.embedded.targets(),
+                restarter=self.embedded,
                 recovery_timeout_s=storm.recovery_timeout_s,
                 give_up_after_s=profile.ramp_s + profile.duration_s + WORKERS_WAIT_S,
                 on_restart=restarted,
@@ -440,9 +342,7 @@ class _Run:
         self._stop_workers()
         if self.monitor is not None:
             self.monitor.stop()
-        for backend in self.backends:
-            with suppress(Exception):
-                backend.stop()
+        self.embedded.stop()
 
 
 def _distributed_notes(run_dir: RunDirectory) -> list[str]:
@@ -550,7 +450,7 @@ def run(
                                 url=t.url,
                                 embedded=plan.url is None,
                                 dialect=t.dialect.model_dump(mode="json"),
-                                pid=next((b.pid for b in state.backends if b.color == t.color), None),
+                                pid=state.embedded.target(t.color).pid if t.color in state.embedded else None,
                             )
                             for t, plan in zip(targets, plans, strict=True)
                         ]

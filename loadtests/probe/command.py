@@ -21,6 +21,7 @@ from contract.accounts import ENV_JWT_SECRET
 from loadtests.credentials import admin_account, load_accounts, token_minter
 from loadtests.dialects import dialect_for
 from loadtests.dialects.base import AuthSession, Credentials, Dialect
+from loadtests.embedded import embedded_backend, run_secrets
 from loadtests.errors import ConfigError, InfrastructureError
 from loadtests.probe.run import ProbeTarget, compat_document, select, walk
 from loadtests.probe.session import Accounts
@@ -87,8 +88,6 @@ def run_probe(request: ProbeRequest, *, environ: Mapping[str, str] = os.environ)
     env = dict(environ)
     secret = None
     if embedded:  # the embedded backends' secrets, exactly as a run makes them
-        from loadtests.orchestrator import run_secrets
-
         env.update(run_secrets(profile, environ))
         secret = env[ENV_JWT_SECRET]
     out = RunDirectory.create(
@@ -98,7 +97,8 @@ def run_probe(request: ProbeRequest, *, environ: Mapping[str, str] = os.environ)
     with contextlib.ExitStack() as stack:
         urls = {plan.color: plan.url for plan in plans}
         for plan in embedded:
-            urls[plan.color] = stack.enter_context(_embedded(profile, plan.color, env)).url
+            # configured as a run configures them: the probe meets the same backends
+            urls[plan.color] = stack.enter_context(embedded_backend(profile, plan.color, env)).url
         targets = {}
         for plan in plans:
             url = urls[plan.color]
@@ -120,21 +120,6 @@ def run_probe(request: ProbeRequest, *, environ: Mapping[str, str] = os.environ)
     directory.write_json(compat.COMPAT_FILE, document)
     directory.write_text(compat.COMPAT_MD, compat.markdown(document))
     return ProbeOutcome(out, document, int(document["summary"]["exit_code"]))
-
-
-@contextlib.contextmanager
-def _embedded(profile: Profile, color: str, env: Mapping[str, str]):  # type: ignore[no-untyped-def]
-    from loadtests.orchestrator import backend_settings  # the run's settings: the probe meets the same backends
-    from reference_backend.process import BackendStartError, start_backend_process
-
-    try:
-        backend = start_backend_process(backend_settings(profile, color), env=env, ready_timeout_s=30)
-    except BackendStartError as error:
-        raise InfrastructureError(f"the embedded {color} backend never became ready: {error}") from None
-    except ValueError as error:  # a deviation that names nothing (a typo in the profile)
-        raise ConfigError(f"reference_backend.{color}: {error}") from None
-    with backend:
-        yield backend
 
 
 def _reachable(color: str, url: str) -> None:

@@ -73,6 +73,7 @@ VERDICT = "verdict.json"
 SUMMARY = "summary.md"
 JUNIT = "junit.xml"
 EVENTS = "events.jsonl"
+STORM_EVENT = "reconnect_storm"  # in events.jsonl: one per restart the run planted (``loadtests.swarm.storm``)
 FIGURES = "figures.jsonl"
 REPORT = "report.html"
 PLOTS_DIR = "plots"
@@ -541,6 +542,18 @@ class RunDirectory:
         """``events.jsonl``: ``{"t": epoch s, "event": name, ...}`` per line (a line without a
         time in range or a name is skipped, and counted in ``problems``)."""
         return list(self._json_lines(EVENTS, lambda e: _epoch(e.get("t")) and type(e.get("event")) is str))
+
+    def spawning_completed_at(self) -> float | None:
+        """When Locust had started every user (the first ``spawning_complete`` event), or ``None``."""
+        return next((float(e["t"]) for e in self.read_events() if e["event"] == "spawning_complete"), None)
+
+    def append_storm(self, *, t: float, **fields: Any) -> None:
+        """One ``reconnect_storm`` event: a target killed at ``t`` and restarted (``StormResult``)."""
+        self.append_event(STORM_EVENT, t=t, **fields)
+
+    def read_storms(self) -> list[dict[str, Any]]:
+        """The run's ``reconnect_storm`` events, in the order they were written."""
+        return [event for event in self.read_events() if event["event"] == STORM_EVENT]
 
     def _json_lines(self, name: str, valid: Callable[[dict[str, Any]], bool]) -> Iterator[dict[str, Any]]:
         """Objects of a JSON-lines side file (written by several processes, so a killed one may

@@ -1,47 +1,57 @@
 """Reconnect storms: every connection dropped at once, then the time until the swarm is whole.
 
-A storm kills the embedded reference backend (SIGKILL: a crash, so every socket closes in the
-same instant) and starts it again on the same port with the same settings and secrets (tokens
-stay valid). Clients see the drop, count it, and reconnect with their bounded back-off. Recovery
-is read from the server side: its ``reference_backend_realtime_connections`` gauge, polled until
-it is back to the count before the storm. Each storm is a ``reconnect_storm`` line in
-``events.jsonl``; the clients' own view is in ``swarm.drop`` and ``swarm.reconnect``.
+A storm has a target killed (SIGKILL: a crash, so every socket closes in the same instant) and
+started again at the same URL with the same settings and secrets (tokens stay valid). Clients see
+the drop, count it, and reconnect with their bounded back-off. Recovery is read from the server
+side: its ``reference_backend_realtime_connections`` gauge, polled until it is back to the count
+before the storm. Each storm is a ``reconnect_storm`` event in the run directory
+(``RunDirectory.append_storm``); the clients' own view is in ``swarm.drop`` and ``swarm.reconnect``.
 
-Only embedded backends can be restarted; the orchestrator notes a storm it could not run.
+Restarting a target is the orchestrator's job: the driver is handed a ``TargetRestarter`` and
+knows nothing of how a target runs (``loadtests.embedded`` restarts the embedded backends; an
+external target is not restarted, and the orchestrator notes the storm it could not run).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from reference_backend.process import BackendProcess, start_backend_process
-from reference_backend.settings import BackendSettings
+from loadtests.recorder.rundir import RunDirectory
 
 log = logging.getLogger(__name__)
 
-EVENTS = "events.jsonl"  # the recorder's run events (loadtests.recorder.plugin.EVENTS)
 GAUGE = "reference_backend_realtime_connections"
 _GAUGE_LINE = re.compile(rf"^{GAUGE}(?:\{{[^}}]*\}})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
 POLL_S = 0.1
 SPAWN_POLL_S = 0.2
 
 
-def append_event(run_dir: Path, event: str, *, t: float | None = None, **fields: Any) -> None:
-    """One line in ``events.jsonl`` (appends of one short line do not interleave with the
-    recorder's own appends from the Locust process)."""
-    line = json.dumps({"t": round(time.time() if t is None else t, 3), "event": event, **fields})
-    with (run_dir / EVENTS).open("a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+@dataclass(frozen=True)
+class RunningTarget:
+    """A target as a storm sees it: its color, where it answers, and its process."""
+
+    color: str
+    url: str
+    pid: int
+
+
+class TargetRestarter(Protocol):
+    """Restarts a target the run started itself (the orchestrator's side implements it)."""
+
+    def restart(self, color: str, *, down_s: float = 0.0, stop: threading.Event | None = None) -> RunningTarget:
+        """Kill ``color``'s target (SIGKILL: a crash), leave it down ``down_s`` (cut short by
+        ``stop``) and start it again at the same URL with the same settings; the new process.
+        Raises when it does not come back."""
+        ...
 
 
 def open_connections(url: str, *, timeout_s: float = 2.0) -> int | None:
@@ -52,26 +62,6 @@ def open_connections(url: str, *, timeout_s: float = 2.0) -> int | None:
         return None
     match = _GAUGE_LINE.search(reply.text) if reply.status_code == 200 else None
     return int(float(match.group(1))) if match else None
-
-
-def restart_backend(
-    backend: BackendProcess,
-    *,
-    env: Mapping[str, str],
-    ready_timeout_s: float = 30,
-    down_s: float = 0.0,
-    stop: threading.Event | None = None,
-) -> BackendProcess:
-    """Kill ``backend``, leave it down ``down_s`` (a planted outage), and start it again on the same
-    port with the same settings."""
-    settings = BackendSettings.model_validate(json.loads(backend.config_path.read_text()))
-    settings = settings.model_copy(update={"port": backend.port})
-    backend.process.kill()
-    backend.process.wait()
-    backend.stop()  # reaps nothing more; removes its working directory
-    if down_s > 0:
-        (stop or threading.Event()).wait(down_s)
-    return start_backend_process(settings, env=env, ready_timeout_s=ready_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -93,24 +83,23 @@ class StormResult:
 
 
 def run_storm(
-    backend: BackendProcess,
+    target: RunningTarget,
+    restarter: TargetRestarter,
     *,
-    env: Mapping[str, str],
     recovery_timeout_s: float,
-    ready_timeout_s: float = 30,
     clock: Callable[[], float] = time.monotonic,
     stop: threading.Event | None = None,
     down_s: float = 0.0,
-) -> tuple[BackendProcess | None, StormResult]:
-    """Restart ``backend`` and wait (bounded) until its connection count is back. Returns the new
-    backend (``None`` if it did not start) and the result."""
-    before = open_connections(backend.url)
+) -> tuple[RunningTarget | None, StormResult]:
+    """Have ``target`` restarted and wait (bounded) until its connection count is back. Returns the
+    new target (``None`` if it did not start) and the result."""
+    before = open_connections(target.url)
     started_at, t0 = time.time(), clock()
-    new: BackendProcess | None = None
+    new: RunningTarget | None = None
     try:
-        new = restart_backend(backend, env=env, ready_timeout_s=ready_timeout_s, down_s=down_s, stop=stop)
+        new = restarter.restart(target.color, down_s=down_s, stop=stop)
     except Exception as error:
-        log.error("reconnect storm: the %s backend did not come back: %s", backend.color, error)
+        log.error("reconnect storm: the %s backend did not come back: %s", target.color, error)
     restart_s = clock() - t0
     recovered: bool | None = None
     recovery_s: float | None = None
@@ -125,39 +114,24 @@ def run_storm(
                 break
             time.sleep(POLL_S)
     result = StormResult(
-        target=backend.color,
+        target=target.color,
         started_at=round(started_at, 3),
         connections_before=before,
         restart_s=round(restart_s, 3),
         recovered=recovered,
         recovery_s=None if recovery_s is None else round(recovery_s, 3),
         connections_after=after,
-        pid_before=backend.pid,
+        pid_before=target.pid,
         pid_after=None if new is None else new.pid,
     )
     return new, result
 
 
-def spawning_completed_at(run_dir: Path) -> float | None:
-    path = run_dir / EVENTS
-    if not path.exists():
-        return None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == "spawning_complete":
-            return float(event["t"])
-    return None
-
-
 class StormDriver:
-    """Runs the profile's storms against the embedded backends while Locust runs (a thread).
+    """Runs the profile's storms against ``targets`` while Locust runs (a thread).
 
-    ``backends`` is the orchestrator's own list: a restarted backend replaces its entry, so the
-    orchestrator stops the new process at the end; ``on_restart(old, new)`` lets it follow the
-    new pid (resource sampling, notes).
+    ``restarter`` restarts them (the orchestrator's embedded backends); ``on_restart(old, new)``
+    lets the orchestrator follow the new pid (resource sampling, notes).
     """
 
     def __init__(
@@ -165,18 +139,18 @@ class StormDriver:
         *,
         run_dir: Path,
         after_ramp_s: tuple[float, ...],
-        backends: list[BackendProcess],
-        env: Mapping[str, str],
+        targets: Sequence[RunningTarget],
+        restarter: TargetRestarter,
         recovery_timeout_s: float,
         give_up_after_s: float,
-        on_restart: Callable[[BackendProcess, BackendProcess], None] = lambda old, new: None,
+        on_restart: Callable[[RunningTarget, RunningTarget], None] = lambda old, new: None,
         down_s: float = 0.0,
     ) -> None:
         self.down_s = down_s
-        self.run_dir = run_dir
+        self.run_dir = RunDirectory(run_dir)  # this thread's own reader and writer of the run's events
         self.after_ramp_s = after_ramp_s
-        self.backends = backends
-        self.env = env
+        self.targets = list(targets)
+        self.restarter = restarter
         self.recovery_timeout_s = recovery_timeout_s
         self.give_up_after_s = give_up_after_s
         self.on_restart = on_restart
@@ -195,7 +169,7 @@ class StormDriver:
         deadline = time.monotonic() + self.give_up_after_s
         spawned = None
         while spawned is None and time.monotonic() < deadline and not self._stop.is_set():
-            spawned = spawning_completed_at(self.run_dir)
+            spawned = self.run_dir.spawning_completed_at()
             self._stop.wait(SPAWN_POLL_S)
         if spawned is None:
             return
@@ -206,17 +180,17 @@ class StormDriver:
 
     def _storm_all(self) -> None:
         def one(index: int) -> None:
-            old = self.backends[index]
+            old = self.targets[index]
             new, result = run_storm(
-                old, env=self.env, recovery_timeout_s=self.recovery_timeout_s, stop=self._stop, down_s=self.down_s
+                old, self.restarter, recovery_timeout_s=self.recovery_timeout_s, stop=self._stop, down_s=self.down_s
             )
             if new is not None:
-                self.backends[index] = new
+                self.targets[index] = new
                 self.on_restart(old, new)
             self.results.append(result)
-            append_event(self.run_dir, "reconnect_storm", t=result.started_at, **result.as_event())
+            self.run_dir.append_storm(t=result.started_at, **result.as_event())
 
-        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(self.backends))]
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(self.targets))]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -95,17 +95,16 @@ def summarise(run_dir: Path, *, since: float | None = None, until: float | None 
     manifest_interval = directory.read_manifest().interval_s
     samples = [row for row in directory.read_samples().rows if row.name.startswith("swarm.")]
     storms: dict[str, list[Storm]] = defaultdict(list)
-    for event in directory.read_events():
-        if event.get("event") == "reconnect_storm":
-            storms[str(event.get("target"))].append(
-                Storm(
-                    float(event["t"]),
-                    event.get("recovered"),
-                    event.get("recovery_s"),
-                    event.get("restart_s"),
-                    event.get("connections_before"),
-                )
+    for event in directory.read_storms():
+        storms[str(event.get("target"))].append(
+            Storm(
+                float(event["t"]),
+                event.get("recovered"),
+                event.get("recovery_s"),
+                event.get("restart_s"),
+                event.get("connections_before"),
             )
+        )
     held: dict[str, int] = defaultdict(int)
     for figure in directory.read_figures():
         if figure.name == HELD:

@@ -147,7 +147,7 @@ def test_too_low_an_open_file_limit_says_so(tmp_path: Path) -> None:
 def test_a_backend_that_runs_out_of_files_is_one_line() -> None:
     """Should a backend still die of it (the limit passed the check, the backend needed more), the
     reason is one line naming it, not the backend's traceback."""
-    from loadtests.orchestrator import backend_failure_reason
+    from loadtests.embedded import backend_failure_reason
     from reference_backend.process import BackendStartError
 
     tail = "Traceback (most recent call last):\n  File x\nOSError: [Errno 24] Too many open files\n"

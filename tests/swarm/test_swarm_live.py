@@ -17,11 +17,12 @@ from locust.event import Events
 
 from contract.accounts import ENV_USER_PASSWORD
 from loadtests.config import RunConfig, TargetConfig
+from loadtests.embedded import EmbeddedBackends
 from loadtests.profiles import parse_profile
 from loadtests.swarm.gauge import ConnectionGauge
 from loadtests.swarm.rooms import RoomBook
 from loadtests.swarm.session import CONNECT, DROP, FANOUT, FANOUT_LAST, RECONNECT, RTT
-from loadtests.swarm.storm import run_storm
+from loadtests.swarm.storm import RunningTarget, run_storm
 from loadtests.users.swarm import SwarmUser
 from loadtests.workload import user_classes
 from reference_backend.process import BackendProcess
@@ -87,21 +88,21 @@ def test_swarm_holds_churns_and_recovers_from_a_reconnect_storm(
         "connect_timeout_s": 10,
         "reconnect": {"max_attempts": 20, "delay_s": 0.1, "max_delay_s": 0.5, "deadline_s": 30},
     }
-    restarted: BackendProcess | None = None
+    backends = EmbeddedBackends({**os.environ, **secrets_env}, started=[backend])  # the orchestrator's restarter
+    target = RunningTarget(color=color, url=backend.url, pid=backend.pid)
     try:
         with swarm(backend, pool_password, settings, users) as (hook, gauge, _):
             wait_until(lambda: len(hook.named(CONNECT, "ok")) >= users and gauge.open >= users - 5, 30, "the ramp")
             assert all(e["context"]["outcome"] == "ok" for e in hook.named(CONNECT))  # every first connect held
             wait_until(lambda: len(hook.named(CONNECT, "ok")) > users + 10, 15, "churn")  # closed and reopened
 
-            restarted, storm = run_storm(backend, env={**os.environ, **secrets_env}, recovery_timeout_s=30)
-            assert restarted is not None and restarted.port == backend.port
+            restarted, storm = run_storm(target, backends, recovery_timeout_s=30)
+            assert restarted is not None and restarted.url == backend.url and restarted.pid != backend.pid
             assert storm.recovered is True and storm.recovery_s is not None and storm.recovery_s > storm.restart_s > 0
             assert storm.connections_before is not None and storm.connections_before >= users - 10
             wait_until(lambda: len(hook.named(RECONNECT)) >= len(hook.named(DROP)) > 0, 30, "the reconnects")
     finally:
-        if restarted is not None:
-            restarted.stop()
+        backends.stop()  # the restarted process (and the original, already stopped: stop() is safe twice)
 
     drops = hook.named(DROP)
     assert len(drops) >= storm.connections_before - 10  # the storm dropped what was open
