@@ -22,6 +22,8 @@ from prometheus_client.gc_collector import GCCollector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contract.accounts import REALTIME_CONNECTIONS_GAUGE
+
 METRICS_PATH = "/metrics"
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -45,7 +47,7 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
         self.realtime_connections = Gauge(
-            "reference_backend_realtime_connections",
+            REALTIME_CONNECTIONS_GAUGE,
             "Open WebSocket (blue) or Socket.IO (green) connections.",
             registry=self.registry,
         )

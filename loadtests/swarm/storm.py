@@ -3,8 +3,8 @@
 A storm has a target killed (SIGKILL: a crash, so every socket closes in the same instant) and
 started again at the same URL with the same settings and secrets (tokens stay valid). Clients see
 the drop, count it, and reconnect with their bounded back-off. Recovery is read from the server
-side: its ``reference_backend_realtime_connections`` gauge, polled until it is back to the count
-before the storm. Each storm is a ``reconnect_storm`` event in the run directory
+side: its gauge of open real-time connections (``contract.accounts.REALTIME_CONNECTIONS_GAUGE``),
+polled until it is back to the count before the storm. Each storm is a ``reconnect_storm`` event in the run directory
 (``RunDirectory.append_storm``); the clients' own view is in ``swarm.drop`` and ``swarm.reconnect``.
 
 Restarting a target is the orchestrator's job: the driver is handed a ``TargetRestarter`` and
@@ -25,11 +25,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from contract.accounts import REALTIME_CONNECTIONS_GAUGE
 from loadtests.recorder.rundir import RunDirectory
 
 log = logging.getLogger(__name__)
 
-GAUGE = "reference_backend_realtime_connections"
+GAUGE = REALTIME_CONNECTIONS_GAUGE
 _GAUGE_LINE = re.compile(rf"^{GAUGE}(?:\{{[^}}]*\}})?\s+([0-9.eE+-]+)\s*$", re.MULTILINE)
 POLL_S = 0.1
 SPAWN_POLL_S = 0.2
