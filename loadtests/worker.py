@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
 from loadtests.errors import ConfigError
-from loadtests.orchestrator import LOCUSTFILE
+from loadtests.locust_process import LOCUSTFILE
 from loadtests.profiles import load_profile
 from loadtests.targets import plan_targets
 

@@ -204,7 +204,7 @@ def test_remote_worker_recipe_on_one_machine(
 ) -> None:
     """`loadbench run --remote-workers 1` + `loadbench worker --master …`, both on loopback."""
     from contract.accounts import ENV_USER_PASSWORD
-    from loadtests.orchestrator import free_port
+    from loadtests.locust_process import free_port
 
     monkeypatch.setenv(ENV_USER_PASSWORD, pool_password)
     profile = tmp_path / "e2e.yaml"

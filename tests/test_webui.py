@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtests.orchestrator import free_port
+from loadtests.locust_process import free_port
 
 pytestmark = pytest.mark.e2e
 
