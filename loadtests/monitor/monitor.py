@@ -8,7 +8,7 @@ import threading
 import time
 
 from loadtests.monitor.sampler import ResourceSample, Sampler
-from loadtests.recorder.rundir import ResourcesWriter
+from loadtests.recorder.writers import ResourcesWriter
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from loadtests.recorder.interval import IntervalRecorder
 from loadtests.recorder.rows import SampleRow
-from loadtests.recorder.rundir import RunDirectory, SamplesWriter
+from loadtests.recorder.rundir import RunDirectory
+from loadtests.recorder.writers import RowsWriter
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class RecorderPlugin:
         self._lost: set[str] = set()
         self.recorder = IntervalRecorder()
         self.run_dir = run_dir
-        self._writer: SamplesWriter | None = None
+        self._writer: RowsWriter[SampleRow] | None = None
         self._write_failed = False
         self._pending: list[SampleRow] = []
         self._flusher: gevent.Greenlet | None = None
@@ -88,7 +89,7 @@ class RecorderPlugin:
     def _is_master(self) -> bool:
         return isinstance(self.environment.runner, MasterRunner)
 
-    def _ensure_writer(self) -> SamplesWriter | None:
+    def _ensure_writer(self) -> RowsWriter[SampleRow] | None:
         if self._writer is None and self.run_dir is not None and not self._is_worker:
             self._writer = RunDirectory(self.run_dir).samples_writer()
         return self._writer

@@ -40,17 +40,18 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loadtests.errors import ConfigError, InvalidRunError
-from loadtests.recorder.rows import SampleRow
+from loadtests.recorder.rows import ConnectionsRow, SampleRow
+from loadtests.recorder.writers import FiguresWriter, ResourcesWriter, RowsWriter
 from loadtests.untrusted import (
     GIB,
     KIB,
@@ -68,6 +69,7 @@ RunStatus = Literal["partial", "complete", "invalid"]
 MANIFEST = "manifest.json"
 RUN_CONFIG = "run-config.json"
 SAMPLES = "samples.jsonl"
+CONNECTIONS = "connections.jsonl"
 RESOURCES = "resources.csv"
 VERDICT = "verdict.json"
 SUMMARY = "summary.md"
@@ -407,6 +409,9 @@ class Figure:
     value: float
 
 
+_CONNECTIONS_FIELDS = frozenset(ConnectionsRow.__slots__)
+
+
 def _epoch(value: Any) -> bool:
     return type(value) in _REAL and 0 <= value <= MAX_EPOCH_S
 
@@ -519,8 +524,8 @@ class RunDirectory:
         return self.write_bytes(name, text.encode("utf-8"))
 
     # -- samples ------------------------------------------------------------------------------
-    def samples_writer(self) -> SamplesWriter:
-        return SamplesWriter(self.file(SAMPLES))
+    def samples_writer(self) -> RowsWriter[SampleRow]:
+        return RowsWriter(self.file(SAMPLES))
 
     def iter_samples(self) -> SamplesReader:
         return SamplesReader(self.file(SAMPLES))
@@ -604,6 +609,16 @@ class RunDirectory:
             for data in self._json_lines(FIGURES, valid)
         ]
 
+    # -- the swarm's connection counters ------------------------------------------------------
+    def connections_writer(self) -> RowsWriter[ConnectionsRow]:
+        return RowsWriter(self.file(CONNECTIONS))
+
+    def read_connections(self) -> Iterator[ConnectionsRow]:
+        """``connections.jsonl`` (``loadtests.swarm.gauge``): a line that is not a row (a killed
+        process's truncated write) is skipped and counted in ``problems``."""
+        for data in self._json_lines(CONNECTIONS, _CONNECTIONS_FIELDS.issubset):
+            yield ConnectionsRow.from_dict(data)
+
     # -- Locust's own files -------------------------------------------------------------------
     def read_locust_history(self) -> list[dict[str, str]]:
         """Rows of Locust's ``stats_stats_history.csv`` (empty when Locust did not write it)."""
@@ -658,77 +673,7 @@ class RunDirectory:
 
     # -- resources ----------------------------------------------------------------------------
     def resources_writer(self) -> ResourcesWriter:
-        return ResourcesWriter(self.file(RESOURCES))
-
-
-class SamplesWriter:
-    """Appends rows and flushes them, so a killed process loses at most the interval in flight."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: TextIO | None = path.open("a", encoding="utf-8")
-
-    def write(self, rows: Iterable[SampleRow]) -> int:
-        if self._handle is None:
-            return 0
-        count = 0
-        for row in rows:
-            self._handle.write(row.to_json() + "\n")
-            count += 1
-        if count:
-            self._handle.flush()
-        return count
-
-    def close(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
-
-
-class FiguresWriter:
-    """Appends run-level gauge readings to ``figures.jsonl`` and flushes each one.
-
-    For processes other than Locust that measure something per target (the swarm writes
-    ``connections_held``: the connections it holds open at that moment). Several processes may
-    append to the same file: each line is written with one ``write`` call.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._handle: TextIO | None = path.open("a", encoding="utf-8")
-
-    def write(self, target: str, name: str, value: float, *, t: float | None = None) -> None:
-        if self._handle is None:
-            return
-        stamp = time.time() if t is None else t
-        line = json.dumps({"t": round(stamp, 3), "target": target, "name": name, "value": value})
-        self._handle.write(line + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
-
-
-class ResourcesWriter:
-    def __init__(self, path: Path) -> None:
-        new = not path.exists()
-        self._handle: TextIO | None = path.open("a", encoding="utf-8", newline="")
-        self._csv = csv.writer(self._handle)
-        if new:
-            self._csv.writerow(RESOURCE_COLUMNS)
-            self._handle.flush()
-
-    def write(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        if self._handle is None:
-            return
-        self._csv.writerows(rows)
-        self._handle.flush()
-
-    def close(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
+        return ResourcesWriter(self.file(RESOURCES), header=RESOURCE_COLUMNS)
 
 
 def iter_resource_rows(run: RunDirectory) -> Iterator[dict[str, str]]:

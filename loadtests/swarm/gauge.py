@@ -3,13 +3,13 @@
 Latency samples say how long things took; they cannot say how many connections were open at
 once. Each swarm class keeps a ``ConnectionGauge`` in every Locust process (O(1) counters, bumped
 by the sessions), and ``ConnectionsPlugin`` closes an interval every ``interval_s`` (aligned to
-the wall clock, like the recorder) into ``connections.jsonl``: one ``ConnectionsRow`` per
-(target, user_class, process) and interval. Workers send their rows to the master with Locust's
-own reports; rows of the same interval from several processes add up. The concurrent connections
-held at the end of an interval are the sum of ``open`` over its rows; that sum, per target, is
-also written to ``figures.jsonl`` as ``connections_held`` (the figure the ``connections_held`` SLO
-and the plots read): by the local runner each interval, and by the master once every worker that
-holds connections of that target has reported the interval.
+the wall clock, like the recorder) into ``connections.jsonl`` (``RunDirectory.connections_writer``):
+one ``ConnectionsRow`` per (target, user_class, process) and interval. Workers send their rows to
+the master with Locust's own reports; rows of the same interval from several processes add up.
+The concurrent connections held at the end of an interval are the sum of ``open`` over its rows;
+that sum, per target, is also written to ``figures.jsonl`` as ``connections_held`` (the figure
+the ``connections_held`` SLO and the plots read): by the local runner each interval, and by the
+master once every worker that holds connections of that target has reported the interval.
 """
 
 from __future__ import annotations
@@ -17,50 +17,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import gevent
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.recorder.rundir import FiguresWriter, RunDirectory
+from loadtests.recorder.rows import ConnectionsRow
+from loadtests.recorder.rundir import RunDirectory
+from loadtests.recorder.writers import FiguresWriter, RowsWriter
 from loadtests.swarm.connection import FailureKind
 
 log = logging.getLogger(__name__)
 
-CONNECTIONS = "connections.jsonl"
 HELD = "connections_held"  # the figure's name in figures.jsonl
 _ROWS_KEY = "loadbench_connections"
 FINAL_MESSAGE = "loadbench_connections_final"
 STALE_INTERVALS = 10  # the master writes an interval's sum without a worker that is this far behind
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionsRow:
-    t0: float  # the interval [t0, t1), epoch seconds
-    t1: float
-    target: str
-    user_class: str
-    node: str  # the Locust process ("local", or a worker's id): rows of one interval add up over nodes
-    open: int  # connections open (ready) at t1
-    peak: int  # most open at once during the interval (in this process)
-    low: int  # fewest open at once during the interval (in this process)
-    opened: int  # connects that ended ready (first connects, churn reopenings, reconnects)
-    closed: int  # closed on purpose (churn, user stop)
-    dropped: int  # lost without being asked to (each also a `swarm.drop` sample)
-    reconnected: int  # drops recovered by the bounded reconnect
-    gave_up: int  # drops (or first connects) the reconnect policy gave up on
-    failures: dict[str, int] = field(default_factory=dict)  # failed connect attempts by kind
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ConnectionsRow:
-        return cls(**{name: data[name] for name in cls.__slots__})
 
 
 class ConnectionGauge:
@@ -146,39 +120,6 @@ class ConnectionGauge:
         return row
 
 
-class ConnectionsWriter:
-    """Appends rows to ``connections.jsonl`` and flushes: a killed run keeps what it counted."""
-
-    def __init__(self, path: Path) -> None:
-        self._handle: TextIO | None = path.open("a", encoding="utf-8")
-
-    def write(self, rows: Iterable[ConnectionsRow]) -> None:
-        if self._handle is None:
-            return
-        lines = [row.to_json() + "\n" for row in rows]
-        if lines:
-            self._handle.writelines(lines)
-            self._handle.flush()
-
-    def close(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
-
-
-def read_connections(run_dir: Path) -> Iterator[ConnectionsRow]:
-    """Rows of ``connections.jsonl``; a truncated last line (a killed run) is skipped."""
-    path = run_dir / CONNECTIONS
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                yield ConnectionsRow.from_dict(json.loads(line))
-            except (ValueError, KeyError, TypeError):
-                continue
-
-
 class ConnectionsPlugin:
     """Wires gauges into a Locust environment: local runner writes, workers report, master writes.
 
@@ -193,7 +134,7 @@ class ConnectionsPlugin:
         self.gauges = gauges
         self.interval_s = interval_s
         self.run_dir = run_dir
-        self._writer: ConnectionsWriter | None = None
+        self._writer: RowsWriter[ConnectionsRow] | None = None
         self._figures: FiguresWriter | None = None
         self._pending: list[ConnectionsRow] = []
         # master: per (target, interval slot), the open count each node reported, until all did
@@ -220,7 +161,7 @@ class ConnectionsPlugin:
             return
         if rows:
             if self._writer is None:
-                self._writer = ConnectionsWriter(self.run_dir / CONNECTIONS)
+                self._writer = RunDirectory(self.run_dir).connections_writer()
             self._writer.write(rows)
         self._write_held(rows, final=final)
 

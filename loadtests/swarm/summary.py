@@ -15,7 +15,7 @@ from typing import Any
 
 from loadtests.recorder.histogram import merge
 from loadtests.recorder.rundir import RunDirectory
-from loadtests.swarm.gauge import HELD, read_connections
+from loadtests.swarm.gauge import HELD
 from loadtests.swarm.session import CONNECT, FANOUT, FANOUT_LAST, RECONNECT, RTT
 
 
@@ -112,7 +112,7 @@ def summarise(run_dir: Path, *, since: float | None = None, until: float | None 
     counters: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"drops": 0, "explained": 0, "reconnected": 0, "gave_up": 0, "failures": defaultdict(int)}
     )
-    for row in read_connections(run_dir):
+    for row in directory.read_connections():
         c = counters[row.target]
         c["drops"] += row.dropped
         c["reconnected"] += row.reconnected

@@ -10,7 +10,7 @@ import pytest
 
 from loadtests.cli import main
 from loadtests.profiles import load_profile
-from loadtests.swarm.gauge import read_connections
+from loadtests.recorder.rundir import RunDirectory
 from loadtests.swarm.summary import summarise
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,7 @@ def test_swarm_run_with_a_reconnect_storm_on_both_colors(tmp_path: Path, capsys:
         if color == "green":  # blue relays no user message: no fan-out to time
             assert swarm.fanout.timed > 0 and swarm.fanout.min_ms > 0
             assert swarm.fanout_last.p50_ms >= swarm.fanout.p50_ms
-    rows = list(read_connections(out))
+    rows = list(RunDirectory(out).read_connections())
     assert {row.node for row in rows} == {"local"} and rows[-1].open == 0  # all closed at the end
 
 
@@ -113,7 +113,7 @@ def test_two_workers_hold_one_swarm(tmp_path: Path, capsys: pytest.CaptureFixtur
         ["run", "--profile", str(profile), "--target", "green", "--out", str(out), "--workers", "2", "--no-report"]
     )
     assert code == 0, capsys.readouterr().out
-    rows = list(read_connections(out))
+    rows = list(RunDirectory(out).read_connections())
     assert len({row.node for row in rows}) == 2  # each worker reported its own connections
     assert summarise(out)["green"].connections_held == 120  # the master summed them per interval
     assert summarise(out)["green"].drops == 0
