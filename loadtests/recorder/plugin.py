@@ -1,12 +1,11 @@
 """Wiring of the recorder into a Locust environment (local, master or worker).
 
 - every process: the ``request`` listener records into an ``IntervalRecorder`` (O(1), no I/O);
-- local runner: a greenlet closes an interval every ``interval_s`` and appends its rows to
-  ``samples.jsonl``;
-- worker: closed intervals wait in memory and travel to the master on ``report_to_master``
-  (Locust's own messaging); the master appends them on ``worker_report``. Lines of the same series
-  and interval from several workers add up at analysis time, so merged percentiles are those of
-  the union of samples.
+- per interval, the rows go to ``samples.jsonl`` the way every per-interval plugin's do
+  (``loadtests.recorder.interval_plugin``): the local runner appends them, workers send them to
+  the master with Locust's own reports and the master appends them. Lines of the same series and
+  interval from several workers add up at analysis time, so merged percentiles are those of the
+  union of samples.
 
 Ending a distributed run: Locust's headless master quits half a second after telling workers
 to quit, while a worker first waits up to ``--stop-timeout`` for its users, so the last interval
@@ -29,9 +28,10 @@ from typing import Any
 import gevent
 from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING
 
 from loadtests.recorder.interval import IntervalRecorder
+from loadtests.recorder.interval_plugin import IntervalPlugin
 from loadtests.recorder.rows import SampleRow
 from loadtests.recorder.rundir import RunDirectory
 from loadtests.recorder.writers import RowsWriter
@@ -44,7 +44,10 @@ FINAL_MESSAGE = "loadbench_final"
 FINAL_REPORTS_WAIT_S = 15.0
 
 
-class RecorderPlugin:
+class RecorderPlugin(IntervalPlugin[SampleRow]):
+    rows_key = _ROWS_KEY
+    final_message = FINAL_MESSAGE
+
     def __init__(
         self,
         environment: Environment,
@@ -53,8 +56,6 @@ class RecorderPlugin:
         interval_s: float = 1.0,
         end_after_s: float | None = None,
     ) -> None:
-        self.environment = environment
-        self.interval_s = interval_s
         self.end_after_s = end_after_s
         self._final_from: set[str] = set()
         self._stats_after_final: set[str] = set()
@@ -63,38 +64,19 @@ class RecorderPlugin:
         self._users: gevent.Greenlet | None = None
         self._lost: set[str] = set()
         self.recorder = IntervalRecorder()
-        self.run_dir = run_dir
         self._writer: RowsWriter[SampleRow] | None = None
         self._write_failed = False
-        self._pending: list[SampleRow] = []
-        self._flusher: gevent.Greenlet | None = None
         self._worker_errors: dict[str, int] = {}
-        events = environment.events
-        events.request.add_listener(self.on_request)
-        events.test_start.add_listener(self.on_test_start)
-        events.test_stop.add_listener(self.on_test_stop)
-        events.spawning_complete.add_listener(self.on_spawning_complete)
-        events.report_to_master.add_listener(self.on_report_to_master)
-        events.worker_report.add_listener(self.on_worker_report)
-        events.quitting.add_listener(self.on_quitting)
-        if self._is_master:
-            environment.runner.register_message(FINAL_MESSAGE, self.on_final_message)  # type: ignore[union-attr]
-
-    # -- roles --------------------------------------------------------------------------------
-    @property
-    def _is_worker(self) -> bool:
-        return isinstance(self.environment.runner, WorkerRunner)
-
-    @property
-    def _is_master(self) -> bool:
-        return isinstance(self.environment.runner, MasterRunner)
+        super().__init__(environment, run_dir=run_dir, interval_s=interval_s)
+        environment.events.request.add_listener(self.on_request)
+        environment.events.spawning_complete.add_listener(self.on_spawning_complete)
 
     def _ensure_writer(self) -> RowsWriter[SampleRow] | None:
-        if self._writer is None and self.run_dir is not None and not self._is_worker:
+        if self._writer is None and self.run_dir is not None and not self.is_worker:
             self._writer = RunDirectory(self.run_dir).samples_writer()
         return self._writer
 
-    def _write(self, rows: list[SampleRow]) -> None:
+    def write(self, rows: list[SampleRow]) -> None:
         if self._write_failed or (writer := self._ensure_writer()) is None:
             return
         try:
@@ -109,7 +91,7 @@ class RecorderPlugin:
                 gevent.spawn(self.environment.runner.quit)
 
     def write_event(self, event: str, **fields: Any) -> None:
-        if self.run_dir is None or self._is_worker or self._write_failed:
+        if self.run_dir is None or self.is_worker or self._write_failed:
             return
         try:
             RunDirectory(self.run_dir).append_event(event, **fields)
@@ -147,12 +129,17 @@ class RecorderPlugin:
             self.recorder.errors += 1
 
     # -- intervals ----------------------------------------------------------------------------
-    def _close_interval(self) -> None:
-        rows = self.recorder.rotate()
-        if self._is_worker:
-            self._pending.extend(rows)
-        else:
-            self._write(rows)
+    def rotate(self) -> list[SampleRow]:
+        return self.recorder.rotate()
+
+    def begin(self) -> None:
+        self.recorder.rotate()  # drop anything recorded before the test (none expected)
+
+    def decode(self, line: str) -> SampleRow:
+        return SampleRow.from_dict(json.loads(line))
+
+    def report_fields(self) -> dict[str, Any]:
+        return {_ERRORS_KEY: self.recorder.errors}
 
     def _users_loop(self) -> None:
         """Users running per target, once per interval, as ``users`` readings in figures.jsonl
@@ -176,14 +163,8 @@ class RecorderPlugin:
             except OSError:
                 return  # the samples writer reports a full disk; this gauge just stops
 
-    def _flush_loop(self) -> None:
-        while True:
-            now = time.time()
-            gevent.sleep(self.interval_s - (now % self.interval_s))
-            self._close_interval()
-
-    def on_test_start(self, environment: Environment, **_: Any) -> None:
-        if self._is_master:
+    def on_test_start(self, **kwargs: Any) -> None:
+        if self.is_master:
             self._ensure_writer()
             self.write_event("test_start")
             if self.end_after_s is not None and self._ender is None:
@@ -193,10 +174,8 @@ class RecorderPlugin:
             if self._users is None:
                 self._users = gevent.spawn(self._users_loop)
             return
-        self.recorder.rotate()  # drop anything recorded before the test (none expected)
-        if self._flusher is None:
-            self._flusher = gevent.spawn(self._flush_loop)
-        if self._users is None and not self._is_worker:
+        super().on_test_start(**kwargs)
+        if self._users is None and not self.is_worker:
             self._users = gevent.spawn(self._users_loop)
         self.write_event("test_start")
 
@@ -207,30 +186,14 @@ class RecorderPlugin:
         gc.freeze()
         self.write_event("spawning_complete", user_count=user_count)
 
-    def on_test_stop(self, environment: Environment, **_: Any) -> None:
-        if self._flusher is not None:
-            self._flusher.kill(block=False)
-            self._flusher = None
+    def on_test_stop(self, **kwargs: Any) -> None:
         if self._users is not None:
             self._users.kill(block=False)
             self._users = None
-        if self._is_worker:
-            self.recorder_final()
-        elif not self._is_master:
-            self._close_interval()
+        super().on_test_stop(**kwargs)  # a worker sends its last interval now
         self.write_event("test_stop", recorder_errors=self.recorder.errors + sum(self._worker_errors.values()))
 
     # -- distributed ---------------------------------------------------------------------------
-    def recorder_final(self) -> None:
-        """Worker: send the last interval now, not at the next stats report."""
-        rows, self._pending = [*self._pending, *self.recorder.rotate()], []
-        data = {_ROWS_KEY: [row.to_json() for row in rows], _ERRORS_KEY: self.recorder.errors}
-        self.environment.runner.send_message(FINAL_MESSAGE, data)  # type: ignore[union-attr]
-
-    def on_final_message(self, environment: Environment, msg: Any, **_: Any) -> None:
-        self._final_from.add(msg.node_id)
-        self._write_worker_rows(msg.node_id, msg.data or {})
-
     def _watch_workers(self) -> None:
         """A worker that stops sending heartbeats is lost: say so once in ``events.jsonl`` (the
         orchestrator puts it in the manifest); Locust moves its users to the others and the run
@@ -268,24 +231,16 @@ class RecorderPlugin:
             gevent.sleep(0.05)
         runner.quit()
 
-    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
-        rows, self._pending = self._pending, []
-        data[_ROWS_KEY] = [row.to_json() for row in rows]
-        data[_ERRORS_KEY] = self.recorder.errors
-
-    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
-        if client_id in self._final_from:
-            self._stats_after_final.add(client_id)
-        self._write_worker_rows(client_id, data)
-
-    def _write_worker_rows(self, client_id: str, data: dict[str, Any]) -> None:
-        self._worker_errors[client_id] = int(data.get(_ERRORS_KEY) or 0)
-        lines = data.get(_ROWS_KEY) or []
-        rows = [SampleRow.from_dict(json.loads(line)) for line in lines]
+    def received(self, node: str, rows: list[SampleRow], data: dict[str, Any], *, final: bool) -> None:
+        if final:
+            self._final_from.add(node)
+        elif node in self._final_from:
+            self._stats_after_final.add(node)
+        self._worker_errors[node] = int(data.get(_ERRORS_KEY) or 0)
         if rows:
-            self._write(rows)
+            self.write(rows)
 
-    def on_quitting(self, environment: Environment, **_: Any) -> None:
+    def on_quitting(self, **_: Any) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import gevent
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WorkerRunner
 
+from loadtests.recorder.interval_plugin import IntervalPlugin
 from loadtests.recorder.rows import ConnectionsRow
 from loadtests.recorder.rundir import RunDirectory
 from loadtests.recorder.writers import FiguresWriter, RowsWriter
@@ -120,44 +120,35 @@ class ConnectionGauge:
         return row
 
 
-class ConnectionsPlugin:
+class ConnectionsPlugin(IntervalPlugin[ConnectionsRow]):
     """Wires gauges into a Locust environment: local runner writes, workers report, master writes.
 
     Create it before the ``RecorderPlugin``: listeners fire in the order they were added, so a
     worker's final rows leave before the recorder's final message, after which the master quits.
     """
 
+    rows_key = _ROWS_KEY
+    final_message = FINAL_MESSAGE
+
     def __init__(
         self, environment: Environment, *, gauges: list[ConnectionGauge], run_dir: Path | None, interval_s: float
     ) -> None:
-        self.environment = environment
         self.gauges = gauges
-        self.interval_s = interval_s
-        self.run_dir = run_dir
         self._writer: RowsWriter[ConnectionsRow] | None = None
         self._figures: FiguresWriter | None = None
-        self._pending: list[ConnectionsRow] = []
         # master: per (target, interval slot), the open count each node reported, until all did
         self._held: dict[tuple[str, int], dict[str, int]] = {}
         self._nodes: dict[str, set[str]] = {}  # target -> nodes that ever reported it
         self._started = time.time()
-        self._flusher: gevent.Greenlet | None = None
-        events = environment.events
-        events.test_start.add_listener(self.on_test_start)
-        events.test_stop.add_listener(self.on_test_stop)
-        events.report_to_master.add_listener(self.on_report_to_master)
-        events.worker_report.add_listener(self.on_worker_report)
-        events.quitting.add_listener(self.on_quitting)
-        if isinstance(environment.runner, MasterRunner):
-            environment.runner.register_message(FINAL_MESSAGE, self.on_final_message)
+        super().__init__(environment, run_dir=run_dir, interval_s=interval_s)
 
     @property
     def _node(self) -> str:
         runner = self.environment.runner
         return runner.client_id if isinstance(runner, WorkerRunner) else "local"
 
-    def _write(self, rows: list[ConnectionsRow], *, final: bool = False) -> None:
-        if self.run_dir is None or isinstance(self.environment.runner, WorkerRunner):
+    def write(self, rows: list[ConnectionsRow], *, final: bool = False) -> None:
+        if self.run_dir is None or self.is_worker:
             return
         if rows:
             if self._writer is None:
@@ -183,51 +174,19 @@ class ConnectionsPlugin:
                 self._figures.write(target, HELD, sum(reported.values()), t=slot * self.interval_s)
                 del self._held[key]
 
-    def close_interval(self) -> list[ConnectionsRow]:
+    def begin(self) -> None:
+        self._started = time.time()
+
+    def rotate(self) -> list[ConnectionsRow]:
         now = time.time()
         start, self._started = self._started, now
-        rows = [row for gauge in self.gauges if (row := gauge.rotate(start, now, self._node)) is not None]
-        if isinstance(self.environment.runner, WorkerRunner):
-            self._pending.extend(rows)
-        else:
-            self._write(rows)
-        return rows
+        return [row for gauge in self.gauges if (row := gauge.rotate(start, now, self._node)) is not None]
 
-    def _flush_loop(self) -> None:
-        while True:
-            gevent.sleep(self.interval_s - (time.time() % self.interval_s))
-            self.close_interval()
-
-    def on_test_start(self, **_: Any) -> None:
-        if isinstance(self.environment.runner, MasterRunner):
-            return
-        self._started = time.time()
-        if self._flusher is None:
-            self._flusher = gevent.spawn(self._flush_loop)
-
-    def on_test_stop(self, **_: Any) -> None:
-        if self._flusher is not None:
-            self._flusher.kill(block=False)
-            self._flusher = None
-        if isinstance(self.environment.runner, MasterRunner):
-            return  # workers' last rows come as FINAL_MESSAGE; what is still open is written at quit
-        self.close_interval()
-        if isinstance(self.environment.runner, WorkerRunner):
-            rows, self._pending = self._pending, []
-            self.environment.runner.send_message(FINAL_MESSAGE, [row.to_json() for row in rows])
-
-    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
-        rows, self._pending = self._pending, []
-        data[_ROWS_KEY] = [row.to_json() for row in rows]
-
-    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
-        self._write([ConnectionsRow.from_dict(json.loads(line)) for line in data.get(_ROWS_KEY) or []])
-
-    def on_final_message(self, environment: Environment, msg: Any, **_: Any) -> None:
-        self._write([ConnectionsRow.from_dict(json.loads(line)) for line in msg.data or []])
+    def decode(self, line: str) -> ConnectionsRow:
+        return ConnectionsRow.from_dict(json.loads(line))
 
     def on_quitting(self, **_: Any) -> None:
-        self._write([], final=True)
+        self.write([], final=True)
         for writer in (self._writer, self._figures):
             if writer is not None:
                 writer.close()
