@@ -1,8 +1,8 @@
 """The embedded reference backends: how a run (or a probe) configures, starts, restarts and stops
 the default targets on this machine.
 
-The only module of the suite, besides ``loadbench serve``, that imports ``reference_backend``:
-the workload, the swarm and the protocol layer must work against any deployment. The swarm's
+The only module of the suite that imports ``reference_backend`` (``loadbench serve`` comes here
+too): the workload, the swarm and the protocol layer must work against any deployment. The swarm's
 reconnect storms restart a target through ``EmbeddedBackends.restart`` (a
 ``loadtests.swarm.storm.TargetRestarter``), never by reaching for the backend themselves.
 
@@ -22,7 +22,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager, suppress
 
-from contract.accounts import ENV_JWT_SECRET
+from pydantic import ValidationError
+
+from contract.accounts import DEFAULT_PORTS, ENV_JWT_SECRET
+from contract.knobs import Distribution
 from loadtests.credentials import jwt_secret
 from loadtests.errors import ConfigError, InfrastructureError, InvalidRunError
 from loadtests.profiles import Profile
@@ -212,3 +215,68 @@ def embedded_backend(profile: Profile, color: str, env: Mapping[str, str]) -> It
         raise ConfigError(f"reference_backend.{color}: {error}") from None
     with backend:
         yield _running(backend)
+
+
+# -- loadbench serve ------------------------------------------------------------------------------
+_FAULT_FLAGS = (
+    ("fault_error_rate", "error_rate"),
+    ("fault_soft_failure_rate", "soft_failure_rate"),
+    ("fault_memory_kb", "memory_growth_kb_per_request"),
+    ("fault_drop_end_rate", "drop_end_rate"),
+    ("fault_cpu_burn_ms", "cpu_burn_ms_per_request"),
+    ("fault_connect_failure_rate", "connect_failure_rate"),
+)
+
+
+def serve_settings(
+    color: str,
+    *,
+    host: str,
+    port: int | None,
+    rest_base: str,
+    event_style: str,
+    tuning: Mapping[str, float | None],
+    environ: Mapping[str, str],
+) -> BackendSettings:
+    """The settings of ``loadbench serve``'s flags (``tuning``: the simulated LLM's and the faults'),
+    secrets from ``environ``; a ``ConfigError`` naming the setting when one is impossible."""
+    llm: dict[str, object] = {}
+    if tuning["first_token_ms"] is not None:
+        llm["first_token"] = Distribution(ms=tuning["first_token_ms"])
+    if tuning["token_gap_ms"] is not None:
+        llm["token_gap"] = Distribution(ms=tuning["token_gap_ms"])
+    if tuning["chunks"] is not None:
+        llm["chunks"] = tuning["chunks"]
+    faults: dict[str, object] = {}
+    if tuning["fault_latency_ms"] is not None:
+        faults["latency"] = Distribution(ms=tuning["fault_latency_ms"])
+    for flag, field in _FAULT_FLAGS:
+        if tuning[flag] is not None:
+            faults[field] = tuning[flag]
+    if tuning["fault_rate_limit"]:
+        faults["rate_limit"] = True
+    try:
+        return BackendSettings.model_validate(
+            {
+                "color": color,
+                "host": host,
+                "port": DEFAULT_PORTS[color] if port is None else port,
+                "rest_base": rest_base,
+                "event_style": event_style,
+                "llm": llm,
+                "faults": faults,
+            }
+        ).with_secrets_from(environ)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def serve(settings: BackendSettings) -> None:
+    """Serve one reference backend in this process until Ctrl-C."""
+    from reference_backend.server import serve as serve_backend
+
+    try:
+        serve_backend(settings)
+    except OSError as error:
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
