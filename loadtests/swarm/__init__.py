@@ -7,7 +7,7 @@
     rooms       fan-out rooms and the delivery book-keeping behind ``swarm.fanout_last``
     gauge       connections open over time → ``connections.jsonl`` (merged across workers)
     preflight   refuse a swarm this machine cannot hold, before anything starts
-    storm       reconnect storms: restart the embedded backend on its port, time the recovery
+    storm       reconnect storms: a target restarted (by the orchestrator's ``TargetRestarter``), recovery timed
     summary     a run directory's swarm figures (held, connect success, drops, storms, latencies)
 
 Kept light on import: ``loadtests.profiles`` imports ``settings`` from here.
