@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from analysis.compare_model import Comparison
+from analysis.compare_words import conclusion
 
 __all__ = ["COMPARISON_HTML", "COMPARISON_JSON", "COMPARISON_MD", "SCHEMA_VERSION", "to_json"]
 
@@ -35,8 +36,6 @@ def _clean(value: Any) -> Any:
 
 def to_json(comparison: Comparison) -> dict[str, Any]:
     """``comparison.json`` (schema version 1; results/README.md documents every field)."""
-    from analysis.compare_report import conclusion  # the circle compare <-> compare_report: broken next
-
     data = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": comparison.generated_at,
