@@ -20,7 +20,7 @@ from analysis.report import summary_markdown
 from analysis.slo import evaluate
 from analysis.stats import select, summarize
 from loadtests.errors import ConfigError
-from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, VERDICT, write_atomic
+from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, write_atomic
 from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, resolve_slos
 
 __all__ = ["Judged", "judge", "judge_run", "run_slos", "write_report", "write_verdict"]
@@ -59,10 +59,11 @@ def judge_run(path: Path | str, specs: tuple[SloSpec, ...] | None = None) -> Jud
 def write_verdict(judged: Judged) -> list[Path]:
     """``verdict.json``, ``junit.xml`` and ``summary.md`` in the run directory."""
     directory = judged.run.directory
-    directory.write_json(VERDICT, judged.verdict.to_json())
-    directory.write_text(JUNIT, judged.junit)
-    directory.write_text(SUMMARY, judged.markdown)
-    return [directory.file(name) for name in (VERDICT, JUNIT, SUMMARY)]
+    return [
+        directory.write_verdict(judged.verdict.to_json()),
+        directory.write_text(JUNIT, judged.junit),
+        directory.write_text(SUMMARY, judged.markdown),
+    ]
 
 
 def write_report(judged: Judged, out: Path | None = None) -> Path:
