@@ -26,7 +26,7 @@ from loadtests.client import PlatformClient
 from loadtests.dialects import dialect_for
 from loadtests.dialects.base import Credentials
 from loadtests.recorder.plugin import RecorderPlugin
-from loadtests.recorder.rundir import RunDirectory
+from loadtests.recorder.rundir import SAMPLES, RunDirectory
 from loadtests.timing import Timer
 
 
@@ -74,12 +74,12 @@ def main() -> None:
         runner.quit()
     warm, end = timeline[0][1], timeline[-1][1]
     growth = (end - warm) / warm * 100
-    size = (run_dir.path / "samples.jsonl").stat().st_size / 1024
+    size = run_dir.file(SAMPLES).stat().st_size / 1024
     print(
         f"\nRSS after T = {args.warm_seconds:g} s: {warm:.1f} MB; after 10 T: {end:.1f} MB; growth {growth:+.2f} %"
         f"   (target < 5 %: {'met' if growth < 5 else 'MISSED'})"
     )
-    print(f"{timeline[-1][2]} requests recorded; samples.jsonl {size:.0f} KB on disk (the data went there, not to RAM)")
+    print(f"{timeline[-1][2]} requests recorded; {SAMPLES} {size:.0f} KB on disk (the data went there, not to RAM)")
 
 
 if __name__ == "__main__":
