@@ -5,31 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from loadtests.dialects.base import (
-    MB,
+from loadtests.dialects.events import (
     Accepted,
-    AgentRef,
-    AuthSession,
-    ChatRef,
     Chunk,
-    CollectionRef,
-    Credentials,
     End,
-    Exchange,
-    HttpReply,
-    HttpRequest,
-    Incoming,
     Joined,
-    Judgement,
-    Outcome,
     Pong,
-    RealtimeEndpoint,
     RoomCreated,
     StreamEvent,
     StreamFailed,
-    Upload,
-    WsText,
-    agent_body,
+)
+from loadtests.dialects.judging import (
+    Judgement,
     agent_list,
     agent_ref,
     chat_list,
@@ -44,6 +31,23 @@ from loadtests.dialects.base import (
 )
 from loadtests.dialects.jwt_claims import missing_claims, token_expiry
 from loadtests.dialects.options import DialectOptions
+from loadtests.dialects.steps import (
+    MB,
+    AgentRef,
+    AuthSession,
+    ChatRef,
+    CollectionRef,
+    Credentials,
+    Exchange,
+    HttpReply,
+    HttpRequest,
+    Incoming,
+    RealtimeEndpoint,
+    Upload,
+    WsText,
+    agent_body,
+)
+from loadtests.recorder.outcomes import Outcome
 
 # Routes blue refuses to Students by design (CONTRACT.md, research: collection.py, chat.py).
 _NOT_FOR_STUDENTS = frozenset({"collection.delete", "collection.document_delete", "admin.memory_stats"})

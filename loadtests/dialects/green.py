@@ -7,34 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.dialects.base import (
-    MB,
-    AgentRef,
-    AuthSession,
-    ChatRef,
+from loadtests.dialects.events import (
     Chunk,
-    CollectionRef,
     Connected,
-    Credentials,
     Disconnected,
     End,
-    Exchange,
-    HttpReply,
-    HttpRequest,
-    Incoming,
     Joined,
-    Judgement,
-    Outcome,
     Pong,
-    RealtimeEndpoint,
     Refused,
     RoomMessage,
-    SioEvent,
     StreamEvent,
     StreamFailed,
     StreamSubscribed,
-    Upload,
-    agent_body,
+)
+from loadtests.dialects.judging import (
+    Judgement,
     agent_list,
     agent_ref,
     chat_list,
@@ -50,6 +37,23 @@ from loadtests.dialects.base import (
 )
 from loadtests.dialects.jwt_claims import missing_claims, token_expiry
 from loadtests.dialects.options import DialectOptions
+from loadtests.dialects.steps import (
+    MB,
+    AgentRef,
+    AuthSession,
+    ChatRef,
+    CollectionRef,
+    Credentials,
+    Exchange,
+    HttpReply,
+    HttpRequest,
+    Incoming,
+    RealtimeEndpoint,
+    SioEvent,
+    Upload,
+    agent_body,
+)
+from loadtests.recorder.outcomes import Outcome
 
 
 class GreenDialect:
