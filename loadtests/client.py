@@ -320,7 +320,9 @@ class PlatformClient:
             return None
         self._ping_seq += 1
         token = f"p{self._ping_seq}"
-        return self.exchange(self.dialect.ping(token), lambda e: isinstance(e, Pong) and e.token in ("", token))
+        return self.exchange(
+            self.dialect.ping(token), lambda e: isinstance(e, Pong) and self.dialect.pong_for(e, (token,)) == 0
+        )
 
     def open_chat(self, chat_id: str) -> Judgement[StreamEvent | None]:
         """Put the real-time connection on a chat (connecting first if needed)."""

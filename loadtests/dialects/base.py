@@ -22,6 +22,7 @@ The layer's modules:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from loadtests.dialects.events import (
@@ -157,7 +158,16 @@ class Dialect(Protocol):
 
     # real time
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint: ...
+    def opening(self, chat_id: str | None, name: str) -> Exchange | None:
+        """The first frame of a fresh socket where ``opening_required``: join ``chat_id``, or create
+        a chat named ``name`` when there is none yet. ``None``: any frame may come first."""
+        ...
+
     def ping(self, token: str) -> Exchange: ...
+    def pong_for(self, pong: Pong, pending: Sequence[str]) -> int | None:
+        """Which of the unanswered pings (their tokens, oldest first) ``pong`` answers, or ``None``."""
+        ...
+
     def decode(self, incoming: Incoming) -> StreamEvent | None: ...
 
     # fan-out (the connection swarm): a room several connections join, and a message relayed to

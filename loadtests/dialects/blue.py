@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from loadtests.dialects.events import (
@@ -161,9 +162,16 @@ class BlueDialect:
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint:
         return RealtimeEndpoint("ws", self.options.ws_path, query={"token": session.access_token})
 
+    def opening(self, chat_id: str | None, name: str) -> Exchange | None:
+        # A socket's first frame must open a chat, or the server closes it at the first ping (1007).
+        return self.create_chat(name) if chat_id is None else self.open_chat(chat_id, first=True)
+
     def ping(self, token: str) -> Exchange:
         # blue answers the raw text frame `pong`: nothing to correlate beyond "the next pong".
         return Exchange(_frame({"type": "ping"}), until=Pong, name="chat.rtt")
+
+    def pong_for(self, pong: Pong, pending: Sequence[str]) -> int | None:
+        return 0 if pending else None  # a bare `pong`, in the order the pings were sent: the oldest
 
     def decode(self, incoming: Incoming) -> StreamEvent | None:
         if not isinstance(incoming, WsText):

@@ -5,6 +5,7 @@ Every POST answers 201, including soft failures, so every reader here checks the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from loadtests.dialects.events import (
@@ -177,8 +178,17 @@ class GreenDialect:
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint:
         return RealtimeEndpoint("sio", self.options.socketio_path, auth={"token": session.access_token})
 
+    def opening(self, chat_id: str | None, name: str) -> None:
+        return None  # any event may come first; the handshake itself says the socket is ready
+
     def ping(self, token: str) -> Exchange:
         return Exchange(SioEvent(self.options.event("ping"), token), until=Pong, name="chat.rtt")
+
+    def pong_for(self, pong: Pong, pending: Sequence[str]) -> int | None:
+        # green echoes the ping's token; a pong without one (a server that echoes nothing) answers the oldest
+        if not pong.token:
+            return 0 if pending else None
+        return next((i for i, token in enumerate(pending) if token == pong.token), None)
 
     def decode(self, incoming: Incoming) -> StreamEvent | None:
         if not isinstance(incoming, SioEvent):

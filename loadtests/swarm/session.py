@@ -32,7 +32,6 @@ from loadtests.dialects.base import (
     AuthSession,
     Dialect,
     Disconnected,
-    Exchange,
     Joined,
     Kind,
     Outcome,
@@ -321,17 +320,13 @@ class SwarmSession:
             self._enter_room()
 
     def _open(self, token: str, deadline: float) -> ConnectFailed | None:
-        """blue: the first frame must open a chat, or the server closes the socket at the first
-        ping (1007). The account's chat is joined (``room_joined``); its first connection in this
-        process creates it (``room_created``). Timed as ``swarm.room``."""
+        """Send the socket's opening frame, where the dialect requires one (blue): the account's
+        chat is joined; its first connection in this process creates it. Timed as ``swarm.room``."""
         ctx, timer, kind = self.ctx, self._timer, self._kind
         user_id = str(unverified_claims(token).get("sub", ""))
         chat_id = ctx.opening_chats.get(user_id)
-        if chat_id is not None:
-            step = ctx.dialect.open_chat(chat_id, first=True)
-        else:
-            step = ctx.dialect.create_chat(f"swarm {user_id[:8]}")
-        if not isinstance(step, Exchange) or step.until is None:
+        step = ctx.dialect.opening(chat_id, f"swarm {user_id[:8]}")
+        if step is None or step.until is None:
             return None  # nothing to open with on this color
         until = step.until
         start = timer.start()
@@ -340,7 +335,7 @@ class SwarmSession:
         except TransportError as error:
             return ConnectFailed("reset", f"first frame not sent: {error}")
         event = self._pump(max(deadline, ctx.clock() + ctx.settings.ping_timeout_s), lambda e: isinstance(e, until))
-        if isinstance(event, Joined | RoomCreated) and (event.chat_id or chat_id):
+        if isinstance(event, Joined | RoomCreated) and (event.chat_id or chat_id):  # on a chat: joined or created
             timer.record(ROOM, kind, start, Outcome.OK)
             if isinstance(event, RoomCreated):
                 ctx.opening_chats.setdefault(user_id, event.chat_id)
@@ -471,9 +466,8 @@ class SwarmSession:
     def _on_pong(self, pong: Pong) -> None:
         end_ns = time.perf_counter_ns()
         pings = self.pings
-        # green echoes the token; blue answers a bare `pong`, in the order the pings were sent
-        match = next((i for i, ping in enumerate(pings) if ping.token == pong.token), None) if pong.token else 0
-        if match is None or not pings:
+        match = self.ctx.dialect.pong_for(pong, [ping.token for ping in pings])
+        if match is None:
             return
         ping = pings.pop(match)
         if not ping.stale:
