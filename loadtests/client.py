@@ -38,7 +38,8 @@ from loadtests.timeouts import DEFAULT_TIMEOUTS, Timeouts
 from loadtests.timing import Mark, Timer
 from loadtests.transport.errors import TransportError
 from loadtests.transport.http import HttpTransport
-from loadtests.transport.realtime import RealtimeConnection, TransportClosed, open_realtime
+from loadtests.transport.realtime import RealtimeConnection, open_realtime
+from loadtests.transport.wire import TransportClosed
 
 T = TypeVar("T")
 
@@ -93,7 +94,7 @@ class PlatformClient:
         try:
             reply = self._http.send(request, headers)
         except TransportError as error:
-            judged: Judgement[T] = Judgement(Outcome.TIMEOUT if error.timed_out else Outcome.ERROR, reason=str(error))
+            judged: Judgement[T] = Judgement(error.outcome, reason=str(error))
             self.timer.record(request.name, "http", start, judged.outcome, reason=judged.reason)
             return judged
         end_ns = time.perf_counter_ns()  # judging the body is our time, not the server's
@@ -239,11 +240,10 @@ class PlatformClient:
         try:
             connection.open(self.timeouts.connect_s)
         except TransportError as error:
-            outcome = Outcome.TIMEOUT if error.timed_out else Outcome.ERROR
             reason = str(error)
             if error.refused and (problem := self.dialect.token_problem(self._session)):
                 reason = f"{reason}: {problem}"
-            self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=reason)
+            self.timer.record("chat.connect", endpoint.kind, start, error.outcome, reason=reason)
             return False
         self._realtime = connection
         ready_event = self.dialect.ready_event

@@ -42,14 +42,14 @@ from loadtests.dialects.base import (
     StreamFailed,
 )
 from loadtests.dialects.jwt_claims import unverified_claims
-from loadtests.swarm.connection import ConnectFailed, SwarmConnection, new_connection
+from loadtests.swarm.connection import SwarmConnection, new_connection
 from loadtests.swarm.gauge import ConnectionGauge
 from loadtests.swarm.rooms import RoomBook, Seat, decode_marker, encode_marker, now_ns
 from loadtests.swarm.settings import SwarmSettings
 from loadtests.swarm.tokens import TokenSource
 from loadtests.timing import Mark, RequestFailure, RequestHook, Timer, request_type
-from loadtests.transport.errors import TransportError
-from loadtests.transport.realtime import TransportClosed
+from loadtests.transport.errors import ConnectFailed, TransportError
+from loadtests.transport.wire import TransportClosed
 
 CONNECT = "swarm.connect"
 RTT = "swarm.rtt"
