@@ -7,10 +7,10 @@ import socketio
 import websocket
 
 from loadtests.dialects.base import Outcome, SioEvent, WsText
+from loadtests.transport.base import TransportClosed
 from loadtests.transport.errors import ConnectFailed, TransportError, classify
 from loadtests.transport.wire import (
     NO_WS_REDIRECTS,
-    TransportClosed,
     sio_client_options,
     sio_event,
     sio_refusal,

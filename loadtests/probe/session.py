@@ -35,9 +35,9 @@ from loadtests.dialects.base import (
 )
 from loadtests.probe.http import ProbeHttp
 from loadtests.probe.observe import error_format, secrets_in, shape
+from loadtests.transport.base import RealtimeConnection, TransportClosed
 from loadtests.transport.errors import TransportError
-from loadtests.transport.realtime import RealtimeConnection, open_realtime
-from loadtests.transport.wire import TransportClosed
+from loadtests.transport.realtime import open_realtime
 
 RATE_HEADERS = ("retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-window")
 

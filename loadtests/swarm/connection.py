@@ -28,10 +28,10 @@ import socketio
 import websocket
 
 from loadtests.dialects.steps import Incoming, Kind, Outgoing, RealtimeEndpoint
+from loadtests.transport.base import TransportClosed
 from loadtests.transport.errors import ConnectFailed, FailureKind, classify
 from loadtests.transport.wire import (
     NO_WS_REDIRECTS,
-    TransportClosed,
     close_sio,
     close_websocket,
     connection_lost,

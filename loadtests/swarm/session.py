@@ -48,8 +48,8 @@ from loadtests.swarm.rooms import RoomBook, Seat, decode_marker, encode_marker, 
 from loadtests.swarm.settings import SwarmSettings
 from loadtests.swarm.tokens import TokenSource
 from loadtests.timing import Mark, RequestFailure, RequestHook, Timer, request_type
+from loadtests.transport.base import TransportClosed
 from loadtests.transport.errors import ConnectFailed, TransportError
-from loadtests.transport.wire import TransportClosed
 
 CONNECT = "swarm.connect"
 RTT = "swarm.rtt"

@@ -11,16 +11,13 @@ reason is the server's, e.g. "handshake refused: Authentication failed"); ``outc
 Both real-time layers (the chat users' ``loadtests.transport.realtime`` and the swarm's
 ``loadtests.swarm.connection``) turn whatever a connect raised into a ``ConnectFailed`` through
 ``classify``, so a failure reads the same on both. Messages never carry tokens or URLs with query
-strings.
+strings. Light on import (no socket library until a connect has failed).
 """
 
 from __future__ import annotations
 
 import errno
 from typing import Literal
-
-import socketio
-import websocket
 
 from loadtests.recorder.outcomes import Outcome
 
@@ -81,6 +78,11 @@ def _chain(error: BaseException, limit: int = 8) -> list[BaseException]:
 def classify(error: BaseException, *, server_refusal: str | None = None) -> ConnectFailed:
     """Turn whatever a connect raised into a ``ConnectFailed``. ``server_refusal`` is the server's
     reason for refusing a Socket.IO handshake (its ``connect_error`` message: ``wire.sio_refusal``)."""
+    # Imported here, where a connect failed: this module stays light (the probe's HTTP path and the
+    # orchestrator import it), and websocket-client imports ssl, which Locust must patch first.
+    import socketio
+    import websocket
+
     chain = _chain(error)
     for cause in chain:
         if isinstance(cause, websocket.WebSocketBadStatusException):

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import socketio
 import websocket
 
 from loadtests.dialects.steps import Incoming, Outgoing, RealtimeEndpoint
+from loadtests.transport.base import RealtimeConnection, RealtimeFactory, TransportClosed
 from loadtests.transport.errors import classify
 from loadtests.transport.wire import (
     NO_WS_REDIRECTS,
-    TransportClosed,
     close_sio,
     close_websocket,
     connection_lost,
@@ -36,33 +35,19 @@ from loadtests.transport.wire import (
     ws_url,
 )
 
+# RealtimeConnection, RealtimeFactory and TransportClosed (``base``) are re-exported: the interface
+# these connections implement.
 __all__ = [
     "INBOX_LIMIT",
     "RealtimeConnection",
     "RealtimeFactory",
     "SocketIOConnection",
+    "TransportClosed",
     "WebSocketConnection",
     "open_realtime",
 ]
 
 INBOX_LIMIT = 2_000  # messages nobody waits for (other users' typing, late chunks) are dropped past this
-
-
-class RealtimeConnection(Protocol):
-    def open(self, timeout_s: float) -> None:
-        """Connect; raise ``ConnectFailed`` (a ``TransportError``) when it ends without a connection."""
-        ...
-
-    def send(self, message: Outgoing) -> None: ...
-    def receive(self, timeout_s: float) -> Incoming | TransportClosed | None: ...
-    def drain(self) -> int: ...
-    def close(self) -> None: ...
-    @property
-    def is_open(self) -> bool: ...
-
-
-RealtimeFactory = Callable[[str, RealtimeEndpoint], RealtimeConnection]
-"""``(base_url, endpoint) -> a connection not yet open``: ``open_realtime``, or a test's fake."""
 
 
 class _Inbox:
@@ -187,7 +172,7 @@ class SocketIOConnection:
         close_sio(self._client)
 
 
-def open_realtime(base_url: str, endpoint: RealtimeEndpoint) -> WebSocketConnection | SocketIOConnection:
+def open_realtime(base_url: str, endpoint: RealtimeEndpoint) -> RealtimeConnection:
     """A not-yet-open connection of the endpoint's kind."""
     if endpoint.kind == "ws":
         return WebSocketConnection(base_url, endpoint)

@@ -4,8 +4,8 @@ and the swarm's lean ones (``loadtests.swarm.connection``). One copy of each mec
 - where a connection goes (``ws_url``), and that it goes nowhere else (``NO_WS_REDIRECTS``);
 - how long a close may take (``WS_CLOSE_TIMEOUT_S``, ``CLOSE_TIMEOUT_S``), and that it never fails
   (``close_websocket``, ``release_websocket``, ``close_sio``);
-- what a frame or event becomes (``ws_item``, ``sio_event``), and the ``TransportClosed`` marker a
-  connection hands its reader when the peer went away;
+- what a frame or event becomes (``ws_item``, ``sio_event``; ``TransportClosed`` when the peer
+  closed);
 - how a message goes out (``send_text``, ``emit``: a failure is a ``TransportError``);
 - python-socketio's options and connect call (``sio_client_options``, ``sio_connect``) and the
   server's reason when it refuses a handshake (``sio_refusal``).
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -26,13 +25,13 @@ import socketio
 import websocket
 
 from loadtests.dialects.steps import Incoming, Outgoing, RealtimeEndpoint, SioEvent, WsText
+from loadtests.transport.base import TransportClosed
 from loadtests.transport.errors import TransportError
 
 __all__ = [
     "CLOSE_TIMEOUT_S",
     "NO_WS_REDIRECTS",
     "WS_CLOSE_TIMEOUT_S",
-    "TransportClosed",
     "close_sio",
     "close_websocket",
     "connection_lost",
@@ -59,13 +58,6 @@ NO_WS_REDIRECTS: dict[str, int] = {"redirect_limit": 0}
 
 CLOSE_TIMEOUT_S = 5.0  # python-socketio's disconnect, which a dead peer can leave blocked
 WS_CLOSE_TIMEOUT_S = 1.0  # websocket-client's wait for the peer's close frame
-
-
-@dataclass(frozen=True, slots=True)
-class TransportClosed:
-    """The peer went away (or the connection was never open): what a reader gets instead of a message."""
-
-    reason: str
 
 
 def ws_url(base_url: str, path: str, query: Mapping[str, str]) -> str:
