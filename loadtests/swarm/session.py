@@ -20,17 +20,14 @@ are fired with ``response_time=None``.
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 
 from loadtests.dialects.base import (
     AuthSession,
-    Dialect,
     Disconnected,
     Joined,
     Kind,
@@ -43,11 +40,9 @@ from loadtests.dialects.base import (
 )
 from loadtests.dialects.jwt_claims import unverified_claims
 from loadtests.swarm.connection import SwarmConnection, new_connection
-from loadtests.swarm.gauge import ConnectionGauge
-from loadtests.swarm.rooms import RoomBook, Seat, decode_marker, encode_marker, now_ns
-from loadtests.swarm.settings import SwarmSettings
-from loadtests.swarm.tokens import TokenSource
-from loadtests.timing import Mark, RequestFailure, RequestHook, Timer, request_type
+from loadtests.swarm.context import SwarmContext
+from loadtests.swarm.rooms import Seat, decode_marker, encode_marker, now_ns
+from loadtests.timing import Mark, Timer
 from loadtests.transport.base import TransportClosed
 from loadtests.transport.errors import ConnectFailed, TransportError
 
@@ -63,61 +58,6 @@ MAX_WAIT_S = 60.0  # a wait returns at least this often, whatever is scheduled
 MAX_EVENTS_PER_PUMP = 10_000  # a wait handles at most this many messages before it returns
 JOIN_RETRY_S = 0.5  # a member whose room has no chat yet (blue: its sender is creating it) looks again this soon
 PING_BACKLOG = 8  # unanswered pings remembered per connection (late pongs are matched, not timed)
-
-
-class SwarmTimer(Timer):
-    """``Timer`` plus ``count``: an event that has an outcome but no latency (a drop, a lost ping,
-    a receiver that never got a message). It goes the same way as every sample: Locust's request
-    event with ``response_time=None``, so the web UI counts it and the recorder keeps it out of
-    the histograms."""
-
-    __slots__ = ()
-
-    def count(self, name: str, kind: Kind, outcome: Outcome, *, reason: str = "", wall_s: float | None = None) -> None:
-        self.hook.fire(
-            request_type=request_type(self.target, kind),
-            name=name,
-            response_time=None,
-            response_length=0,
-            response=None,
-            exception=RequestFailure(outcome, reason) if outcome.is_failure else None,
-            context={"target": self.target, "kind": kind, "outcome": outcome.value, "user_class": self.user_class},
-            start_time=time.time() if wall_s is None else wall_s,
-            url=None,
-        )
-
-
-@dataclass
-class SwarmContext:
-    """What the sessions of one swarm class share inside one process: the dialect, settings,
-    token source, gauge and rooms, and one timer (the same target and class for all)."""
-
-    dialect: Dialect
-    base_url: str
-    target: str
-    user_class: str
-    settings: SwarmSettings
-    gauge: ConnectionGauge
-    rooms: RoomBook | None
-    make_tokens: Callable[[Timer], TokenSource]
-    rng: random.Random = field(default_factory=random.Random)
-    clock: Callable[[], float] = time.monotonic
-    timer: SwarmTimer | None = None
-    tokens: TokenSource | None = None
-    # blue: the chat each account's connections open with (user id -> chat id), created by the
-    # account's first connection in this process and joined by the others.
-    opening_chats: dict[str, str] = field(default_factory=dict)
-    _next_index: int = 0
-
-    def bind(self, hook: RequestHook) -> None:
-        """Attach to an environment's request hook (once per environment)."""
-        if self.timer is None or self.timer.hook is not hook:
-            self.timer = SwarmTimer(hook, target=self.target, user_class=self.user_class)
-            self.tokens = self.make_tokens(self.timer)
-
-    def next_index(self) -> int:
-        index, self._next_index = self._next_index, self._next_index + 1
-        return index
 
 
 class _Ping:
@@ -187,7 +127,7 @@ class SwarmSession:
         self.own_msg = ""  # sender: the last message it sent (its own echo is not a receipt)
 
     @property
-    def _timer(self) -> SwarmTimer:
+    def _timer(self) -> Timer:
         assert self.ctx.timer is not None, "SwarmContext.bind() was not called"
         return self.ctx.timer
 
