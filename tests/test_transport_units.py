@@ -3,6 +3,11 @@ classification of a failed connect (``loadtests.transport.errors``): no sockets.
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+
+import pytest
 import socketio
 import websocket
 
@@ -65,3 +70,36 @@ def test_every_socketio_client_refuses_redirects_and_reconnects_never() -> None:
     for options in (sio_client_options(), sio_client_options(skip_utf8_validation=True)):
         assert options["reconnection"] is False
         assert options["websocket_extra_options"]["redirect_limit"] == NO_WS_REDIRECTS["redirect_limit"] == 0
+
+
+# -- the packages' public surfaces --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("package", ["loadtests.transport", "loadtests.swarm"])
+def test_a_lazy_surface_names_each_export_once_and_resolves_it_from_its_owner(package: str) -> None:
+    module = importlib.import_module(package)
+    owners = {name: owner for owner, names in module.EXPORTS.items() for name in names}
+    assert sorted(module.__all__) == sorted(owners) and len(owners) == sum(map(len, module.EXPORTS.values()))
+    for name in module.__all__:
+        assert getattr(module, name) is getattr(importlib.import_module(f"{package}.{owners[name]}"), name), name
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("package", ["loadtests.dialects", "loadtests.dialects.base", "loadtests.dialects.steps",
+                                     "loadtests.dialects.events", "loadtests.dialects.judging"])  # fmt: skip
+def test_every_name_a_dialect_module_exports_exists(package: str) -> None:
+    module = importlib.import_module(package)
+    assert all(hasattr(module, name) for name in module.__all__)
+
+
+def test_the_surfaces_import_no_io_stack() -> None:
+    # The orchestrator imports transport.errors (through the probe) and the profile swarm.settings:
+    # neither may pull in Locust (it patches the standard library) or a socket library.
+    code = (
+        "import sys, loadtests.transport, loadtests.transport.errors, loadtests.transport.base, "
+        "loadtests.swarm, loadtests.swarm.settings, loadtests.chat_socket; "
+        "print(sorted(m for m in ('locust', 'gevent', 'socketio', 'websocket') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
