@@ -18,22 +18,9 @@ import socketio
 import websocket
 
 from loadtests.dialects.steps import Incoming, Outgoing, RealtimeEndpoint
+from loadtests.transport import wire
 from loadtests.transport.base import RealtimeConnection, RealtimeFactory, TransportClosed
 from loadtests.transport.errors import classify
-from loadtests.transport.wire import (
-    NO_WS_REDIRECTS,
-    close_sio,
-    close_websocket,
-    connection_lost,
-    emit,
-    send_text,
-    sio_client_options,
-    sio_connect,
-    sio_event,
-    sio_refusal,
-    ws_item,
-    ws_url,
-)
 
 # RealtimeConnection, RealtimeFactory and TransportClosed (``base``) are re-exported: the interface
 # these connections implement.
@@ -78,7 +65,7 @@ class WebSocketConnection:
     """Native WebSocket (blue) with websocket-client: synchronous, so gevent makes it cooperative."""
 
     def __init__(self, base_url: str, endpoint: RealtimeEndpoint) -> None:
-        self._url = ws_url(base_url, endpoint.path, endpoint.query)
+        self._url = wire.ws_url(base_url, endpoint.path, endpoint.query)
         self._ws: websocket.WebSocket | None = None
         self._inbox = _Inbox()
         self._reader: threading.Thread | None = None
@@ -90,7 +77,7 @@ class WebSocketConnection:
     def open(self, timeout_s: float) -> None:
         try:
             self._ws = websocket.create_connection(
-                self._url, timeout=timeout_s, enable_multithread=True, **NO_WS_REDIRECTS
+                self._url, timeout=timeout_s, enable_multithread=True, **wire.NO_WS_REDIRECTS
             )
         except (OSError, websocket.WebSocketException) as error:
             raise classify(error) from None
@@ -101,16 +88,16 @@ class WebSocketConnection:
     def _read_loop(self, ws: websocket.WebSocket) -> None:
         try:
             while True:
-                item = ws_item(*ws.recv_data())
+                item = wire.ws_item(*ws.recv_data())
                 if item is not None:
                     self._inbox.put(item)
                     if isinstance(item, TransportClosed):
                         return
         except (OSError, websocket.WebSocketException) as error:
-            self._inbox.put(connection_lost(error) if ws.connected else TransportClosed("closed"))
+            self._inbox.put(wire.connection_lost(error) if ws.connected else TransportClosed("closed"))
 
     def send(self, message: Outgoing) -> None:
-        send_text(self._ws, message)
+        wire.send_text(self._ws, message)
 
     def receive(self, timeout_s: float) -> Incoming | TransportClosed | None:
         return self._inbox.get(timeout_s)
@@ -121,7 +108,7 @@ class WebSocketConnection:
     def close(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            close_websocket(ws)
+            wire.close_websocket(ws)
 
 
 class SocketIOConnection:
@@ -133,17 +120,17 @@ class SocketIOConnection:
         self._base_url = base_url
         self._endpoint = endpoint
         self._inbox = _Inbox()
-        self._client = socketio.Client(**sio_client_options())
+        self._client = socketio.Client(**wire.sio_client_options())
         self._client.on("*", self._on_event)
         self._client.on("disconnect", self._on_disconnect)
         self._client.on("connect_error", self._on_connect_error)
         self._refusal: str | None = None  # the server's reason for refusing the handshake
 
     def _on_connect_error(self, data: Any = None) -> None:
-        self._refusal = sio_refusal(data)
+        self._refusal = wire.sio_refusal(data)
 
     def _on_event(self, event: str, *args: Any) -> None:
-        self._inbox.put(sio_event(event, args))
+        self._inbox.put(wire.sio_event(event, args))
 
     def _on_disconnect(self, reason: Any = None) -> None:
         self._inbox.put(TransportClosed(f"disconnected: {reason or 'unknown'}"))
@@ -155,12 +142,12 @@ class SocketIOConnection:
     def open(self, timeout_s: float) -> None:
         self._refusal = None
         try:
-            sio_connect(self._client, self._base_url, self._endpoint, timeout_s)
+            wire.sio_connect(self._client, self._base_url, self._endpoint, timeout_s)
         except socketio.exceptions.ConnectionError as error:
             raise classify(error, server_refusal=self._refusal) from None
 
     def send(self, message: Outgoing) -> None:
-        emit(self._client, message)
+        wire.emit(self._client, message)
 
     def receive(self, timeout_s: float) -> Incoming | TransportClosed | None:
         return self._inbox.get(timeout_s)
@@ -169,7 +156,7 @@ class SocketIOConnection:
         return self._inbox.drain()
 
     def close(self) -> None:
-        close_sio(self._client)
+        wire.close_sio(self._client)
 
 
 def open_realtime(base_url: str, endpoint: RealtimeEndpoint) -> RealtimeConnection:
