@@ -188,7 +188,10 @@ class GreenDialect:
         # green echoes the ping's token; a pong without one (a server that echoes nothing) answers the oldest
         if not pong.token:
             return 0 if pending else None
-        return next((i for i, token in enumerate(pending) if token == pong.token), None)
+        try:
+            return pending.index(pong.token)
+        except ValueError:
+            return None  # a late pong of a ping no longer remembered
 
     def decode(self, incoming: Incoming) -> StreamEvent | None:
         if not isinstance(incoming, SioEvent):
