@@ -32,7 +32,7 @@ from analysis.hdr import Histogram
 from analysis.load import RunData, load_run
 from analysis.stats import OK, grouped_latency, outcome_counts, percentile_ms
 from loadtests.errors import ConfigError, LoadbenchError
-from loadtests.recorder.rundir import MANIFEST, VERDICT, RunDirectory, write_atomic
+from loadtests.recorder.rundir import MANIFEST, RunDirectory, write_atomic
 from loadtests.untrusted import MIB, UntrustedInputError, loads_json, read_text
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def index_rows(run: RunData) -> list[dict[str, Any]]:
     directory = run.directory
     manifest = directory.read_manifest()  # fresh: the orchestrator writes the exit code last
     try:
-        checks = directory.read_json(VERDICT).get("checks", [])
+        checks = directory.read_verdict().get("checks", [])
     except LoadbenchError:
         checks = []
     window = run.window("steady")

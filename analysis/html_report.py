@@ -10,16 +10,15 @@ import base64
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from analysis import compat
 from analysis.escape import html_text as escape
+from analysis.judged import Judged
 from analysis.plots import PLOTS, Plot
 from analysis.report import TABLE_COLUMNS, metric_rows, verdict_line
 from analysis.slo import SloResult
 
-if TYPE_CHECKING:
-    from analysis.judge import Judged
+__all__ = ["render_report"]
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1250px;

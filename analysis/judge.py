@@ -9,31 +9,21 @@ edge that writes files, through ``RunDirectory`` (atomically, through no symboli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.html_report import render_report
+from analysis.judged import Judged
 from analysis.junit import junit_xml
 from analysis.load import RunData, load_run
+from analysis.plots import render_plots
 from analysis.report import summary_markdown
-from analysis.slo import Verdict, evaluate
-from analysis.stats import MetricSummary, select, summarize
+from analysis.slo import evaluate
+from analysis.stats import select, summarize
 from loadtests.errors import ConfigError
-from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, VERDICT, write_atomic
+from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, write_atomic
 from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, resolve_slos
 
-
-@dataclass(frozen=True)
-class Judged:
-    run: RunData
-    specs: tuple[SloSpec, ...]
-    verdict: Verdict
-    summaries: list[MetricSummary]  # steady-state window
-    markdown: str
-    junit: str
-
-    @property
-    def title(self) -> str:
-        return f"loadbench {self.run.manifest.profile_name} · {self.run.manifest.target_mode}"
+__all__ = ["Judged", "judge", "judge_run", "run_slos", "write_report", "write_verdict"]
 
 
 def run_slos(run: RunData) -> tuple[SloSpec, ...]:
@@ -69,18 +59,16 @@ def judge_run(path: Path | str, specs: tuple[SloSpec, ...] | None = None) -> Jud
 def write_verdict(judged: Judged) -> list[Path]:
     """``verdict.json``, ``junit.xml`` and ``summary.md`` in the run directory."""
     directory = judged.run.directory
-    directory.write_json(VERDICT, judged.verdict.to_json())
-    directory.write_text(JUNIT, judged.junit)
-    directory.write_text(SUMMARY, judged.markdown)
-    return [directory.file(name) for name in (VERDICT, JUNIT, SUMMARY)]
+    return [
+        directory.write_verdict(judged.verdict.to_json()),
+        directory.write_text(JUNIT, judged.junit),
+        directory.write_text(SUMMARY, judged.markdown),
+    ]
 
 
 def write_report(judged: Judged, out: Path | None = None) -> Path:
     """``plots/*.png`` in the run directory and one self-contained HTML report (``report.html``
     in the run directory unless ``out`` is given); returns the report's path."""
-    from analysis.html_report import render_report
-    from analysis.plots import render_plots
-
     directory = judged.run.directory
     plots = render_plots(judged.run, judged.verdict)
     for plot in plots:

@@ -30,7 +30,7 @@ from analysis.stats import (
 )
 from analysis.windows import Window
 from loadtests.errors import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
-from loadtests.recorder.rundir import MAX_COUNT, iso
+from loadtests.recorder.rundir import MAX_COUNT, SAMPLES, iso
 from loadtests.slo_spec import SloSpec
 
 VERDICT_SCHEMA_VERSION = 1
@@ -247,7 +247,7 @@ def _run_notes(run: RunData) -> list[str]:
             f"{run.unjudged_rows} sample row(s) recorded after it are not judged"
         )
     if run.bad_sample_lines:
-        notes.append(f"{run.bad_sample_lines} unreadable line(s) in samples.jsonl were skipped")
+        notes.append(f"{run.bad_sample_lines} unreadable line(s) in {SAMPLES} were skipped")
     notes += run.notes  # what loading dropped from the other files
     overflow = int(run.samples["overflow"].sum()) if len(run.samples) else 0
     if overflow:

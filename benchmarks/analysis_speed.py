@@ -148,8 +148,8 @@ def main() -> None:
     try:
         began = time.perf_counter()
         written, rows = synthesize(path, samples=int(args.samples), duration_s=args.duration_s, metrics=args.metrics)
-        size_mb = RunDirectory(path).file(SAMPLES).stat().st_size / 1e6
-        print(f"synthesized {written:,} samples in {rows:,} rows ({size_mb:.0f} MB samples.jsonl) "
+        size_mb = (path / SAMPLES).stat().st_size / 1e6
+        print(f"synthesized {written:,} samples in {rows:,} rows ({size_mb:.0f} MB {SAMPLES}) "
               f"in {time.perf_counter() - began:.1f} s → {path}")  # fmt: skip
         cli = [sys.executable, "-m", "loadtests.cli"]
         check_s, check_cpu, check_mb, code = timed([*cli, "check", str(path)])

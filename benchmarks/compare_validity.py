@@ -42,7 +42,7 @@ import yaml
 from analysis.compare import Comparison, compare_paired
 from analysis.compare_synthetic import CI_60S_SHAPES, MetricShape, Plant, shapes_from_run, write_paired_run
 from analysis.load import load_run
-from loadtests.recorder.rundir import SAMPLES, RunDirectory
+from loadtests.recorder.rundir import SAMPLES
 
 REPO = Path(__file__).resolve().parent.parent
 CI_STEADY_S = 120 - 40 / 10  # the `ci` profile: 120 s, 40 users at 10/s → 4 s ramp-up
@@ -206,7 +206,7 @@ def real(workdir: Path, duration: float, aa_runs: int = 2) -> dict[str, object]:
                                         "--out", str(workdir / label))  # fmt: skip
         runs[label] = workdir / label
         print(f"    exit {code} after {wall:.0f} s")
-        if not RunDirectory(workdir / label).file(SAMPLES).exists():
+        if not (workdir / label / SAMPLES).exists():
             print(output[-2000:])
             raise SystemExit(f"run {label} left no samples")
     figures: dict[str, object] = {}

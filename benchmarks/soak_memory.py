@@ -79,7 +79,7 @@ def main() -> None:
         f"\nRSS after T = {args.warm_seconds:g} s: {warm:.1f} MB; after 10 T: {end:.1f} MB; growth {growth:+.2f} %"
         f"   (target < 5 %: {'met' if growth < 5 else 'MISSED'})"
     )
-    print(f"{timeline[-1][2]} requests recorded; samples.jsonl {size:.0f} KB on disk (the data went there, not to RAM)")
+    print(f"{timeline[-1][2]} requests recorded; {SAMPLES} {size:.0f} KB on disk (the data went there, not to RAM)")
 
 
 if __name__ == "__main__":

@@ -378,7 +378,13 @@ def compare(
     for path in (*runs, *([baseline] if baseline else [])):
         if not path.is_dir():
             raise ConfigError(f"{path} is not a run directory")
-    settings = Thresholds().with_overrides(thresholds)
+    overrides: dict[str, str] = {}
+    for item in thresholds:  # the command line's NAME=VALUE; Thresholds converts and validates the values
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--threshold {item!r}: expected NAME=VALUE")
+        overrides[name.strip()] = value.strip()
+    settings = Thresholds().with_overrides(overrides)
     note = ""
     if len(runs) == 2 and baseline is None:
         run_a, run_b, single = runs[0], runs[1], None

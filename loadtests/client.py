@@ -3,6 +3,11 @@
 It runs the dialect's steps over the transports and times them through ``Timer``. A misbehaving
 target never raises out of here: every call returns a ``Judgement`` and has recorded its sample
 (``ok``, ``error``, ``soft_failure``, ``rate_limited`` or ``timeout``).
+
+The transports are arguments (httpx's ``Client(transport=...)``): an HTTP transport (``send``) and
+a factory of real-time connections, by default the real ones (``HttpTransport``, ``open_realtime``);
+tests hand in fakes and run the client's branches in-process, with no server and no socket. The
+real-time half (connect, chat, ping, read with a deadline) is ``loadtests.chat_socket.ChatSocket``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from loadtests.chat_socket import ChatSocket, judge_event
 from loadtests.dialects.base import (
     Accepted,
     AgentRef,
@@ -21,7 +27,6 @@ from loadtests.dialects.base import (
     CollectionRef,
     Credentials,
     Dialect,
-    Disconnected,
     End,
     Exchange,
     HttpReply,
@@ -29,16 +34,15 @@ from loadtests.dialects.base import (
     Judgement,
     Kind,
     Outcome,
-    Pong,
     StreamEvent,
-    StreamFailed,
     Upload,
 )
 from loadtests.timeouts import DEFAULT_TIMEOUTS, Timeouts
 from loadtests.timing import Mark, Timer
+from loadtests.transport.base import HttpSender, RealtimeFactory
 from loadtests.transport.errors import TransportError
 from loadtests.transport.http import HttpTransport
-from loadtests.transport.realtime import RealtimeConnection, TransportClosed, open_realtime
+from loadtests.transport.realtime import open_realtime
 
 T = TypeVar("T")
 
@@ -61,7 +65,11 @@ class PlatformClient:
         mint: Callable[[], AuthSession] | None = None,
         clock: Callable[[], float] = time.monotonic,
         role: str = "Admin",
+        http: HttpSender | None = None,
+        realtime: RealtimeFactory = open_realtime,
     ) -> None:
+        """``http``: the HTTP transport (``None``: ``HttpTransport`` on ``base_url`` with the
+        timeouts); ``realtime``: opens real-time connections (``open_realtime``)."""
         self.dialect = dialect
         self.role = role  # the account's role (blue refuses some routes to Students by design)
         self.base_url = base_url
@@ -72,16 +80,23 @@ class PlatformClient:
         self._token_ttl_s = token_ttl_s
         self._refresh_margin_s = refresh_margin_s
         self._clock = clock
-        self._http = HttpTransport(base_url, timeout_s=timeouts.http_s, connect_timeout_s=timeouts.connect_s)
-        self._realtime: RealtimeConnection | None = None
-        self._joined_chat: str | None = None
-        self._opened = False  # the socket has had its opening frame (blue: join_room / create_room)
+        if http is None:
+            http = HttpTransport(base_url, timeout_s=timeouts.http_s, connect_timeout_s=timeouts.connect_s)
+        self._http = http
+        self._socket = ChatSocket(
+            dialect=dialect,
+            base_url=base_url,
+            timer=timer,
+            timeouts=timeouts,
+            clock=clock,
+            session=lambda: self._session,
+            factory=realtime,
+        )
         self._session: AuthSession | None = None
         self._session_deadline: float | None = None
         self._margin_s = refresh_margin_s
         self._next_login_at: float | None = None
         self._login_attempts = 0
-        self._ping_seq = 0
 
     # -- HTTP ---------------------------------------------------------------------------------
     def call(
@@ -93,7 +108,7 @@ class PlatformClient:
         try:
             reply = self._http.send(request, headers)
         except TransportError as error:
-            judged: Judgement[T] = Judgement(Outcome.TIMEOUT if error.timed_out else Outcome.ERROR, reason=str(error))
+            judged: Judgement[T] = Judgement(error.outcome, reason=str(error))
             self.timer.record(request.name, "http", start, judged.outcome, reason=judged.reason)
             return judged
         end_ns = time.perf_counter_ns()  # judging the body is our time, not the server's
@@ -151,7 +166,7 @@ class PlatformClient:
             if not judged.ok or judged.value is None:
                 return False
             self._adopt(judged.value)
-        if self.dialect.reopen_after_refresh and self._realtime is not None:
+        if self.dialect.reopen_after_refresh and self._socket.connection is not None:
             self.disconnect()  # the next real-time call reopens it with the new token
         return True
 
@@ -203,8 +218,8 @@ class PlatformClient:
         request = self.dialect.delete_chat(chat_id)
         if request is None:
             return None
-        if self._joined_chat == chat_id:
-            self._joined_chat = None
+        if self._socket.joined_chat == chat_id:
+            self._socket.joined_chat = None
         return self.call(request, self.dialect.read_deleted)
 
     def create_chat(self, name: str) -> Judgement[ChatRef]:
@@ -217,132 +232,46 @@ class PlatformClient:
         created = self.dialect.read_created_chat(judged.value)
         if created.ok and created.value is not None:
             # Created over the socket (blue): that opened the socket, and put it on the new chat.
-            self._opened = True
-            self._joined_chat = created.value.chat_id
+            self._socket.on_chat(created.value.chat_id)
         return created
 
-    # -- real time ----------------------------------------------------------------------------
+    # -- real time (``ChatSocket``) -------------------------------------------------------------
     @property
     def connected(self) -> bool:
-        return self._realtime is not None and self._realtime.is_open
+        return self._socket.connected
 
     def connect(self) -> bool:
-        """Open the real-time connection; ``chat.connect`` runs from the start of the TCP connect
-        to ready (blue: socket open; green: the ``connected`` event)."""
-        self.disconnect()
-        if self._session is None:
-            return False
-        endpoint = self.dialect.realtime_endpoint(self._session)
-        connection = open_realtime(self.base_url, endpoint)
-        start = self.timer.start()
-        deadline = self._clock() + self.timeouts.connect_s
-        try:
-            connection.open(self.timeouts.connect_s)
-        except TransportError as error:
-            outcome = Outcome.TIMEOUT if error.timed_out else Outcome.ERROR
-            reason = str(error)
-            if error.refused and (problem := self.dialect.token_problem(self._session)):
-                reason = f"{reason}: {problem}"
-            self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=reason)
-            return False
-        self._realtime = connection
-        ready_event = self.dialect.ready_event
-        if ready_event is not None:
-            event = self._await(lambda e: isinstance(e, ready_event), deadline)
-            outcome, reason = _classify(event, ready_event)
-            if outcome is not Outcome.OK:
-                self.timer.record("chat.connect", endpoint.kind, start, outcome, reason=reason)
-                self.disconnect()
-                return False
-        self.timer.record("chat.connect", endpoint.kind, start, Outcome.OK)
-        return True
+        """Open the real-time connection, timed as ``chat.connect`` (``ChatSocket.connect``)."""
+        return self._socket.connect()
 
     def disconnect(self) -> None:
-        connection, self._realtime = self._realtime, None
-        self._joined_chat = None
-        self._opened = False
-        if connection is not None:
-            connection.close()
-
-    def _await(self, wanted: Callable[[StreamEvent], bool], deadline: float) -> StreamEvent | None:
-        """The next decoded event that ``wanted`` accepts, or a ``StreamFailed``/``Disconnected``,
-        or ``None`` when the deadline passes first."""
-        connection = self._realtime
-        while connection is not None:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                return None
-            item = connection.receive(remaining)
-            if item is None:
-                return None
-            if isinstance(item, TransportClosed):
-                self._realtime = None
-                self._joined_chat = None
-                self._opened = False
-                return Disconnected(item.reason)
-            event = self.dialect.decode(item)
-            if event is not None and (wanted(event) or isinstance(event, StreamFailed | Disconnected)):
-                return event
-        return Disconnected("not connected")
+        self._socket.disconnect()
 
     def exchange(self, step: Exchange, wanted: Callable[[StreamEvent], bool] | None = None) -> Judgement[StreamEvent]:
         """Send one message; when the step waits for an answer, time it under ``step.name``."""
-        kind = self.dialect.realtime_kind
-        if self._realtime is None and not self.connect():
-            return Judgement(Outcome.ERROR, reason="no real-time connection")
-        assert self._realtime is not None
-        start = self.timer.start()
-        deadline = self._clock() + self.timeouts.exchange_s
-        try:
-            self._realtime.send(step.send)
-        except TransportError as error:
-            self.disconnect()
-            if step.until is not None:
-                self.timer.record(step.name, kind, start, Outcome.ERROR, reason=str(error))
-            return Judgement(Outcome.ERROR, reason=str(error))
-        until = step.until
-        if until is None:
-            return Judgement(Outcome.OK)
-        event = self._await(lambda e: isinstance(e, until) and (wanted is None or wanted(e)), deadline)
-        outcome, reason = _classify(event, until)
-        self.timer.record(step.name, kind, start, outcome, reason=reason)
-        return Judgement(outcome, event if outcome is Outcome.OK else None, reason)
+        return self._socket.exchange(step, wanted)
 
     @property
     def can_ping(self) -> bool:
         """Connected, and (blue) past the opening frame: a ping as a first frame is refused."""
-        return self.connected and (self._opened or not self.dialect.opening_required)
+        return self._socket.can_ping
 
     def ping(self) -> Judgement[StreamEvent] | None:
-        """``chat.rtt``: ping → pong, correlated by a sequence token where the protocol echoes it.
-        ``None`` (nothing sent, nothing recorded) on a socket that may not take a ping yet."""
-        if not self.can_ping:
-            return None
-        self._ping_seq += 1
-        token = f"p{self._ping_seq}"
-        return self.exchange(self.dialect.ping(token), lambda e: isinstance(e, Pong) and e.token in ("", token))
+        """``chat.rtt``; ``None`` (nothing sent, nothing recorded) on a socket that may not take a ping yet."""
+        return self._socket.ping()
 
     def open_chat(self, chat_id: str) -> Judgement[StreamEvent | None]:
         """Put the real-time connection on a chat (connecting first if needed)."""
-        if self._joined_chat == chat_id and self.connected:
-            return Judgement(Outcome.OK)
-        if self._realtime is None and not self.connect():
-            return Judgement(Outcome.ERROR, reason="no real-time connection")
-        step = self.dialect.open_chat(chat_id, first=not self._opened)
-        judged: Judgement[StreamEvent | None] = Judgement(Outcome.OK) if step is None else self.exchange(step)
-        if judged.ok:
-            self._joined_chat = chat_id
-            self._opened = True
-        return judged
+        return self._socket.open_chat(chat_id)
 
     def ask(self, chat_id: str, text: str) -> Judgement[str]:
         """Send a chat message and stream the answer. Records ``chat.first_token`` and
         ``chat.complete`` from one start (blue: the message frame; green: the ``ask`` POST), plus
         ``chat.accepted`` where the server acknowledges (blue). Returns the answer text."""
         kind = self.dialect.realtime_kind
-        if not self.open_chat(chat_id).ok or self._realtime is None:
+        if not self.open_chat(chat_id).ok or (connection := self._socket.connection) is None:
             return Judgement(Outcome.ERROR, reason="chat not open")
-        self._realtime.drain()  # late frames of an earlier, timed-out turn must not count for this one
+        connection.drain()  # late frames of an earlier, timed-out turn must not count for this one
         step = self.dialect.ask(chat_id, text)
         start = self.timer.start()
         if isinstance(step, HttpRequest):
@@ -351,7 +280,7 @@ class PlatformClient:
                 return self._turn_failed(kind, start, posted.outcome, f"ask refused: {posted.reason}")
         else:
             try:
-                self._realtime.send(step.send)
+                connection.send(step.send)
             except TransportError as error:
                 self.disconnect()
                 return self._turn_failed(kind, start, Outcome.ERROR, str(error))
@@ -375,7 +304,7 @@ class PlatformClient:
         streamed = (Accepted, Chunk, End)
         while True:
             deadline = complete_deadline if got_first else min(first_deadline, complete_deadline)
-            event = self._await(lambda e: isinstance(e, streamed), deadline)
+            event = self._socket.await_event(lambda e: isinstance(e, streamed), deadline)
             if isinstance(event, Accepted):
                 if accepted:
                     self.timer.record(accepted, kind, start, Outcome.OK)
@@ -391,7 +320,7 @@ class PlatformClient:
                 self.timer.record(complete, kind, start, Outcome.OK, nbytes=len(answer.encode()))
                 return Judgement(Outcome.OK, answer)
             else:
-                outcome, reason = _classify(event, End)
+                outcome, reason = judge_event(event, End)
                 if got_first:
                     self.timer.record(complete, kind, start, outcome, reason=reason)
                     return Judgement(outcome, reason=reason)
@@ -499,9 +428,9 @@ class PlatformClient:
         session_id = secrets.token_hex(12)  # 24 hex, like a Mongo id
         subscribe = self.dialect.subscribe_agent_run(session_id)
         opened = self.exchange(subscribe) if subscribe is not None else self.open_chat(chat_id)
-        if not opened.ok or self._realtime is None:
+        if not opened.ok or (connection := self._socket.connection) is None:
             return Judgement(Outcome.ERROR, reason="agent stream not open")
-        self._realtime.drain()
+        connection.drain()
         user_id = self._session.user_id if self._session else ""
         step = self.dialect.run_agent(
             agent_id=agent_id, chat_id=chat_id, session_id=session_id, user_id=user_id, text=text
@@ -514,7 +443,7 @@ class PlatformClient:
                 return self._turn_failed(kind, start, posted.outcome, f"run refused: {posted.reason}", names=names)
         else:
             try:
-                self._realtime.send(step.send)
+                connection.send(step.send)
             except TransportError as error:
                 self.disconnect()
                 return self._turn_failed(kind, start, Outcome.ERROR, str(error), names=names)
@@ -527,13 +456,3 @@ class PlatformClient:
 
     def close(self) -> None:
         self.disconnect()
-
-
-def _classify(event: StreamEvent | None, wanted: type[StreamEvent]) -> tuple[Outcome, str]:
-    if event is None:
-        return Outcome.TIMEOUT, f"no {wanted.__name__} before the deadline"
-    if isinstance(event, StreamFailed):
-        return Outcome.ERROR, f"server error: {event.message}"
-    if isinstance(event, Disconnected):
-        return Outcome.ERROR, f"connection lost: {event.reason}"
-    return Outcome.OK, ""

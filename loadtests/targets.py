@@ -6,7 +6,8 @@ also names it with ``--allow-remote HOST``: pointing a load generator at a machi
 never a default or a typo.
 
 The guard checks a URL once; it holds because no connection ever goes anywhere else: every
-transport refuses redirects (HTTP: ``allow_redirects=False``; real-time: ``NO_WS_REDIRECTS``).
+transport refuses redirects (HTTP: ``allow_redirects=False``; real-time:
+``loadtests.transport.wire.NO_WS_REDIRECTS``).
 """
 
 from __future__ import annotations
@@ -26,16 +27,6 @@ COLORS_BY_MODE: dict[str, tuple[str, ...]] = {
     "both": ("blue", "green"),
     "canary": ("blue", "green"),  # both colors, users moved from blue to green in stages
 }
-
-
-# websocket-client follows up to 3 redirects by default, and python-socketio connects through it:
-# a target answering a handshake with a 302 would send the load to any address, unchecked. Every
-# real-time connection passes these options (websocket-client's ``connect``, python-socketio's
-# ``websocket_extra_options``), so a redirect fails the connect instead. Refused rather than
-# re-checked against the guard: websocket-client offers no hook between the redirect and the next
-# request; a redirect on a handshake is a misconfigured target that a benchmark should show, not
-# absorb (it would time two handshakes as one ``chat.connect``); and plain HTTP refuses them too.
-NO_WS_REDIRECTS: dict[str, int] = {"redirect_limit": 0}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,25 @@ class Timer:
             response_time = None  # we know only that no answer came: no latency to report
         else:
             response_time = ((end_ns or time.perf_counter_ns()) - start.perf_ns) / 1e6
+        self._fire(name, kind, outcome, response_time, nbytes, reason, start.wall_s)
+
+    def count(self, name: str, kind: Kind, outcome: Outcome, *, reason: str = "", wall_s: float | None = None) -> None:
+        """Fire an event that has an outcome but no latency (a dropped connection, a lost ping, a
+        receiver that never got a message), at ``wall_s`` (default: now). It goes the way every
+        sample goes, with ``response_time=None``: the web UI counts it, the recorder keeps it out of
+        the histograms."""
+        self._fire(name, kind, outcome, None, 0, reason, time.time() if wall_s is None else wall_s)
+
+    def _fire(
+        self,
+        name: str,
+        kind: Kind,
+        outcome: Outcome,
+        response_time: float | None,
+        nbytes: int,
+        reason: str,
+        wall_s: float,
+    ) -> None:
         self.hook.fire(
             request_type=request_type(self.target, kind),
             name=name,
@@ -83,6 +102,6 @@ class Timer:
             response=None,
             exception=RequestFailure(outcome, reason) if outcome.is_failure else None,
             context={"target": self.target, "kind": kind, "outcome": outcome.value, "user_class": self.user_class},
-            start_time=start.wall_s,
+            start_time=wall_s,
             url=None,
         )

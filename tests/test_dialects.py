@@ -145,6 +145,27 @@ def test_green_stream_events_decode() -> None:
     assert green.decode(SioEvent("connected", {"userId": "u"})) == Connected("u")
 
 
+def test_pongs_are_matched_as_each_color_answers_them() -> None:
+    # blue answers a bare `pong` frame, in the order the pings went; green echoes the ping's token
+    blue, green = dialect_for("blue"), dialect_for("green")
+    assert blue.pong_for(Pong(), ["1.1", "1.2"]) == 0 and blue.pong_for(Pong(), []) is None
+    assert green.pong_for(Pong("1.2"), ["1.1", "1.2"]) == 1
+    assert green.pong_for(Pong("9.9"), ["1.1", "1.2"]) is None  # a late pong of a forgotten ping
+    assert green.pong_for(Pong(), ["1.1"]) == 0  # a server that echoes nothing: the oldest
+
+
+def test_what_opens_a_socket() -> None:
+    # blue: a socket's first frame must open a chat (join it, or create one); green needs none
+    blue, green = dialect_for("blue"), dialect_for("green")
+    join, create = blue.opening("c" * 24, "swarm u"), blue.opening(None, "swarm u")
+    assert join is not None and join.until is Joined
+    assert json.loads(join.send.text) == {"type": "join_room", "chatId": "c" * 24}  # type: ignore[union-attr]
+    assert create is not None and create.until is RoomCreated
+    assert json.loads(create.send.text)["type"] == "create_room"  # type: ignore[union-attr]
+    assert blue.opening_required and not green.opening_required
+    assert green.opening("c" * 24, "swarm u") is None
+
+
 def test_endpoints_carry_tokens_where_each_protocol_expects_them() -> None:
     from loadtests.dialects.base import AuthSession
 

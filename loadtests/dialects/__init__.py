@@ -1,4 +1,16 @@
-"""Blue and green behind one interface (see ``base``). ``dialect_for`` picks one by color."""
+"""Blue and green behind one interface: the sans-IO protocol layer. ``dialect_for`` picks one by color.
+
+    base       the ``Dialect`` protocol, and the vocabulary the rest of the suite imports from it
+    steps      values and steps (``HttpRequest``, ``Exchange``, ``AuthSession``, ...)
+    events     what ``Dialect.decode`` returns (``Chunk``, ``End``, ``Pong``, ...)
+    judging    ``Judgement`` and the helpers the dialects judge replies with
+    blue       FastAPI with its native WebSocket
+    green      NestJS with Socket.IO
+    options    ``DialectOptions``: where real deployments disagree (CONTRACT.md's defaults)
+    jwt_claims reading a token's claims (expiry, the claims a server will ask for)
+
+This package's surface is the choice of a dialect; the vocabulary is ``loadtests.dialects.base``'s.
+"""
 
 from __future__ import annotations
 

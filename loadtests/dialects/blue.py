@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from loadtests.dialects.base import (
-    MB,
+from loadtests.dialects.events import (
     Accepted,
-    AgentRef,
-    AuthSession,
-    ChatRef,
     Chunk,
-    CollectionRef,
-    Credentials,
     End,
-    Exchange,
-    HttpReply,
-    HttpRequest,
-    Incoming,
     Joined,
-    Judgement,
-    Outcome,
     Pong,
-    RealtimeEndpoint,
     RoomCreated,
     StreamEvent,
     StreamFailed,
-    Upload,
-    WsText,
-    agent_body,
+)
+from loadtests.dialects.judging import (
+    Judgement,
     agent_list,
     agent_ref,
     chat_list,
@@ -44,6 +32,23 @@ from loadtests.dialects.base import (
 )
 from loadtests.dialects.jwt_claims import missing_claims, token_expiry
 from loadtests.dialects.options import DialectOptions
+from loadtests.dialects.steps import (
+    MB,
+    AgentRef,
+    AuthSession,
+    ChatRef,
+    CollectionRef,
+    Credentials,
+    Exchange,
+    HttpReply,
+    HttpRequest,
+    Incoming,
+    RealtimeEndpoint,
+    Upload,
+    WsText,
+    agent_body,
+)
+from loadtests.recorder.outcomes import Outcome
 
 # Routes blue refuses to Students by design (CONTRACT.md, research: collection.py, chat.py).
 _NOT_FOR_STUDENTS = frozenset({"collection.delete", "collection.document_delete", "admin.memory_stats"})
@@ -157,9 +162,16 @@ class BlueDialect:
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint:
         return RealtimeEndpoint("ws", self.options.ws_path, query={"token": session.access_token})
 
+    def opening(self, chat_id: str | None, name: str) -> Exchange | None:
+        # A socket's first frame must open a chat, or the server closes it at the first ping (1007).
+        return self.create_chat(name) if chat_id is None else self.open_chat(chat_id, first=True)
+
     def ping(self, token: str) -> Exchange:
         # blue answers the raw text frame `pong`: nothing to correlate beyond "the next pong".
         return Exchange(_frame({"type": "ping"}), until=Pong, name="chat.rtt")
+
+    def pong_for(self, pong: Pong, pending: Sequence[str]) -> int | None:
+        return 0 if pending else None  # a bare `pong`, in the order the pings were sent: the oldest
 
     def decode(self, incoming: Incoming) -> StreamEvent | None:
         if not isinstance(incoming, WsText):

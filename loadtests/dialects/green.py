@@ -5,36 +5,24 @@ Every POST answers 201, including soft failures, so every reader here checks the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from loadtests.dialects.base import (
-    MB,
-    AgentRef,
-    AuthSession,
-    ChatRef,
+from loadtests.dialects.events import (
     Chunk,
-    CollectionRef,
     Connected,
-    Credentials,
     Disconnected,
     End,
-    Exchange,
-    HttpReply,
-    HttpRequest,
-    Incoming,
     Joined,
-    Judgement,
-    Outcome,
     Pong,
-    RealtimeEndpoint,
     Refused,
     RoomMessage,
-    SioEvent,
     StreamEvent,
     StreamFailed,
     StreamSubscribed,
-    Upload,
-    agent_body,
+)
+from loadtests.dialects.judging import (
+    Judgement,
     agent_list,
     agent_ref,
     chat_list,
@@ -50,6 +38,23 @@ from loadtests.dialects.base import (
 )
 from loadtests.dialects.jwt_claims import missing_claims, token_expiry
 from loadtests.dialects.options import DialectOptions
+from loadtests.dialects.steps import (
+    MB,
+    AgentRef,
+    AuthSession,
+    ChatRef,
+    CollectionRef,
+    Credentials,
+    Exchange,
+    HttpReply,
+    HttpRequest,
+    Incoming,
+    RealtimeEndpoint,
+    SioEvent,
+    Upload,
+    agent_body,
+)
+from loadtests.recorder.outcomes import Outcome
 
 
 class GreenDialect:
@@ -173,8 +178,20 @@ class GreenDialect:
     def realtime_endpoint(self, session: AuthSession) -> RealtimeEndpoint:
         return RealtimeEndpoint("sio", self.options.socketio_path, auth={"token": session.access_token})
 
+    def opening(self, chat_id: str | None, name: str) -> None:
+        return None  # any event may come first; the handshake itself says the socket is ready
+
     def ping(self, token: str) -> Exchange:
         return Exchange(SioEvent(self.options.event("ping"), token), until=Pong, name="chat.rtt")
+
+    def pong_for(self, pong: Pong, pending: Sequence[str]) -> int | None:
+        # green echoes the ping's token; a pong without one (a server that echoes nothing) answers the oldest
+        if not pong.token:
+            return 0 if pending else None
+        try:
+            return pending.index(pong.token)
+        except ValueError:
+            return None  # a late pong of a ping no longer remembered
 
     def decode(self, incoming: Incoming) -> StreamEvent | None:
         if not isinstance(incoming, SioEvent):

@@ -35,8 +35,9 @@ from loadtests.dialects.base import (
 )
 from loadtests.probe.http import ProbeHttp
 from loadtests.probe.observe import error_format, secrets_in, shape
+from loadtests.transport.base import RealtimeConnection, TransportClosed
 from loadtests.transport.errors import TransportError
-from loadtests.transport.realtime import RealtimeConnection, TransportClosed, open_realtime
+from loadtests.transport.realtime import open_realtime
 
 RATE_HEADERS = ("retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-window")
 
@@ -180,7 +181,7 @@ class ColorProbe:
         try:
             reply, latency_ms = self.http_client.send(request, headers)
         except TransportError as error:
-            observation.outcome = (Outcome.TIMEOUT if error.timed_out else Outcome.ERROR).value
+            observation.outcome = error.outcome.value
             observation.reason = str(error)
             return observation, Judgement(Outcome(observation.outcome), reason=str(error))
         judged = read(reply)

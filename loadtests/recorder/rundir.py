@@ -523,6 +523,18 @@ class RunDirectory:
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
 
+    # -- verdict.json (its content: ``analysis.slo.Verdict.to_json``) -------------------------
+    def write_verdict(self, data: dict[str, Any]) -> Path:
+        """``verdict.json``, strict JSON; returns its path."""
+        return self.write_text(VERDICT, strict_json(data) + "\n")
+
+    def read_verdict(self) -> dict[str, Any]:
+        """``verdict.json``; ``RunFormatError`` when it is missing, unreadable or not a JSON object."""
+        data = self.read_json(VERDICT)
+        if not isinstance(data, dict):
+            raise RunFormatError(f"{self.file(VERDICT)} is not a JSON object")
+        return data
+
     # -- samples ------------------------------------------------------------------------------
     def samples_writer(self) -> RowsWriter[SampleRow]:
         return RowsWriter(self.file(SAMPLES))

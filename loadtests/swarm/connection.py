@@ -12,15 +12,14 @@ marker when the peer went away, or ``None`` when the time ran out, and ``close``
   list and wake the user's greenlet, and run in the read loop (no thread per message).
 
 Both run only under gevent (Locust monkey-patches the standard library before any of this runs).
+The mechanisms they share with the chat users' connections (URLs, redirect refusal, close
+timeouts, frame decoding, the ``TransportError``/``ConnectFailed`` tree and its classification)
+live in ``loadtests.transport``; what is here is only what keeps a swarm connection lean.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
-from urllib.parse import urlencode, urlsplit
+from typing import Any, Protocol
 
 import engineio
 import gevent
@@ -28,90 +27,51 @@ import gevent.event
 import socketio
 import websocket
 
-from loadtests.dialects.base import Incoming, Kind, Outcome, Outgoing, RealtimeEndpoint, SioEvent, WsText
-from loadtests.targets import NO_WS_REDIRECTS
-from loadtests.transport.errors import TransportError
-from loadtests.transport.realtime import TransportClosed
+from loadtests.dialects.steps import Incoming, Kind, Outgoing, RealtimeEndpoint
+from loadtests.transport.base import TransportClosed
+from loadtests.transport.errors import ConnectFailed, FailureKind, classify
+from loadtests.transport.wire import (
+    NO_WS_REDIRECTS,
+    close_sio,
+    close_websocket,
+    connection_lost,
+    emit,
+    release_websocket,
+    send_text,
+    sio_client_options,
+    sio_connect,
+    sio_event,
+    sio_refusal,
+    ws_item,
+    ws_url,
+)
 
-CLOSE_TIMEOUT_S = 5.0
-
-FailureKind = Literal["refused", "reset", "timeout", "auth", "protocol", "resource", "other"]
-FAILURE_KINDS: tuple[FailureKind, ...] = ("refused", "reset", "timeout", "auth", "protocol", "resource", "other")
+# ConnectFailed, FailureKind and classify are re-exported: what a swarm connection raises, and
+# the kinds its counters (``loadtests.swarm.gauge``) count.
+__all__ = [
+    "INBOX_LIMIT",
+    "ConnectFailed",
+    "FailureKind",
+    "SioSwarmConnection",
+    "SwarmConnection",
+    "WsSwarmConnection",
+    "classify",
+    "new_connection",
+]
 
 INBOX_LIMIT = 256  # green: events nobody reads (another member's typing…) are dropped past this
-
-# Out of file descriptors or ports: the generator's limits, not the target's fault.
-_RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM}
-
-
-class ConnectFailed(Exception):
-    """A connect attempt that did not end with a ready connection. ``kind`` classifies it for the
-    sample's reason and the connection counters; messages never carry tokens."""
-
-    def __init__(self, kind: FailureKind, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
-
-    @property
-    def outcome(self) -> Outcome:
-        return Outcome.TIMEOUT if self.kind == "timeout" else Outcome.ERROR
-
-    @property
-    def reason(self) -> str:
-        return str(self)
-
-
-def _chain(error: BaseException, limit: int = 8) -> list[BaseException]:
-    """The error and what caused it: python-socketio and python-engineio re-raise their own
-    ``ConnectionError`` inside an ``except``, so the socket's own error is in the chain."""
-    found: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and len(found) < limit and current not in found:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def classify(error: BaseException, *, server_refusal: str | None = None) -> ConnectFailed:
-    """Turn whatever a connect raised into a ``ConnectFailed``. ``server_refusal`` is the message
-    of a Socket.IO ``connect_error`` (the server's connect handler said no)."""
-    chain = _chain(error)
-    for cause in chain:
-        if isinstance(cause, websocket.WebSocketBadStatusException):
-            status = cause.status_code
-            kind: FailureKind = "auth" if status in (401, 403) else "protocol"
-            return ConnectFailed(kind, f"handshake answered HTTP {status}")
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
-            return ConnectFailed("refused", "connection refused")
-        if isinstance(cause, OSError) and cause.errno in _RESOURCE_ERRNOS:
-            return ConnectFailed("resource", f"{errno.errorcode.get(cause.errno or 0, 'OSError')}: {cause.strerror}")
-        if isinstance(cause, TimeoutError | websocket.WebSocketTimeoutException):
-            return ConnectFailed("timeout", "no handshake before the deadline")
-        if isinstance(cause, ConnectionResetError | BrokenPipeError | websocket.WebSocketConnectionClosedException):
-            return ConnectFailed("reset", f"closed during the handshake ({type(cause).__name__})")
-    if server_refusal is not None:
-        kind = "auth" if "auth" in server_refusal.lower() else "protocol"
-        return ConnectFailed(kind, f"server refused: {server_refusal[:120]}")
-    for cause in chain:
-        if isinstance(cause, websocket.WebSocketException | socketio.exceptions.SocketIOError):
-            return ConnectFailed("protocol", f"{type(cause).__name__}: {str(cause)[:120]}")
-    return ConnectFailed("other", f"{type(error).__name__}: {str(error)[:120]}")
 
 
 class SwarmConnection(Protocol):
     kind: Kind
 
-    def open(self, endpoint: RealtimeEndpoint, timeout_s: float) -> None: ...
+    def open(self, endpoint: RealtimeEndpoint, timeout_s: float) -> None:
+        """Connect; raise ``ConnectFailed`` (classified) when it ends without a connection."""
+        ...
+
     def send(self, message: Outgoing) -> None: ...
     def receive(self, timeout_s: float) -> Incoming | TransportClosed | None: ...
     def close(self) -> None: ...
-
-
-def _ws_url(base_url: str, path: str, query: dict[str, str]) -> str:
-    parts = urlsplit(base_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
 class WsSwarmConnection:
@@ -129,24 +89,14 @@ class WsSwarmConnection:
         # are ASCII JSON written by the server, so UTF-8 validation is work for nothing.
         ws = websocket.WebSocket(enable_multithread=False, skip_utf8_validation=True)
         try:
-            url = _ws_url(self._base_url, endpoint.path, dict(endpoint.query))
-            ws.connect(url, timeout=timeout_s, **NO_WS_REDIRECTS)
+            ws.connect(ws_url(self._base_url, endpoint.path, endpoint.query), timeout=timeout_s, **NO_WS_REDIRECTS)
         except Exception as error:
-            with contextlib.suppress(Exception):
-                ws.shutdown()
+            release_websocket(ws)
             raise classify(error) from None
         self._ws = ws
 
     def send(self, message: Outgoing) -> None:
-        if not isinstance(message, WsText):
-            raise TypeError("a native WebSocket sends text frames")
-        ws = self._ws
-        if ws is None:
-            raise TransportError("not connected")
-        try:
-            ws.send(message.text)
-        except (OSError, websocket.WebSocketException) as error:
-            raise TransportError(f"send failed: {type(error).__name__}") from None
+        send_text(self._ws, message)
 
     def receive(self, timeout_s: float) -> Incoming | TransportClosed | None:
         ws = self._ws
@@ -154,38 +104,22 @@ class WsSwarmConnection:
             return TransportClosed("not connected")
         ws.settimeout(max(timeout_s, 0.001))
         try:
-            opcode, data = ws.recv_data()  # answers the server's pings itself
-        except websocket.WebSocketTimeoutException:
-            return None
-        except TimeoutError:
+            item = ws_item(*ws.recv_data())  # answers the server's pings itself
+        except (websocket.WebSocketTimeoutException, TimeoutError):
             return None
         except (OSError, websocket.WebSocketException) as error:
             self._ws = None
-            with contextlib.suppress(Exception):
-                ws.shutdown()
-            return TransportClosed(f"connection lost: {type(error).__name__}")
-        if opcode == websocket.ABNF.OPCODE_TEXT:
-            return WsText(data.decode("utf-8", "replace"))
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+            release_websocket(ws)
+            return connection_lost(error)
+        if isinstance(item, TransportClosed):  # the peer's close frame (answered by websocket-client)
             self._ws = None
-            with contextlib.suppress(Exception):
-                ws.shutdown()
-            return TransportClosed(f"closed by peer with code {code}")
-        return None  # binary frames mean nothing in this protocol
+            release_websocket(ws)
+        return item
 
     def close(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close(timeout=1)
-            with contextlib.suppress(Exception):
-                ws.shutdown()
-
-
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    message: str
+            close_websocket(ws)
 
 
 class _InlineEngineIO(engineio.Client):
@@ -219,17 +153,10 @@ class SioSwarmConnection:
         self._inbox: list[Incoming | TransportClosed] = []
         self._wake = gevent.event.Event()
         self._closing = False
-        self._refusal: _Refusal | None = None
-        client = _SwarmSioClient(
-            reconnection=False,  # a drop is measured, and reconnected explicitly by the session
-            handle_sigint=False,
-            logger=False,
-            engineio_logger=False,
-            request_timeout=request_timeout_s,  # engine.io's WebSocket connect timeout
-            # Socket.IO frames are JSON the server wrote; websocket-client would validate their
-            # UTF-8 in pure Python, byte by byte, for every message
-            websocket_extra_options={"skip_utf8_validation": True, **NO_WS_REDIRECTS},
-        )
+        self._refusal: str | None = None  # the server's reason for refusing the handshake
+        # Socket.IO frames are JSON the server wrote; websocket-client would validate their UTF-8 in
+        # pure Python, byte by byte, for every message. request_timeout: engine.io's connect timeout.
+        client = _SwarmSioClient(request_timeout=request_timeout_s, **sio_client_options(skip_utf8_validation=True))
         client.on("*", self._on_event)
         client.on("disconnect", self._on_disconnect)
         client.on("connect_error", self._on_connect_error)
@@ -241,41 +168,26 @@ class SioSwarmConnection:
             self._wake.set()
 
     def _on_event(self, event: str, *args: Any) -> None:
-        self._put(SioEvent(event, args[0] if len(args) == 1 else list(args) or None))
+        self._put(sio_event(event, args))
 
     def _on_disconnect(self, reason: Any = None) -> None:
         if not self._closing:
             self._put(TransportClosed(f"disconnected: {reason or 'unknown'}"))
 
     def _on_connect_error(self, data: Any = None) -> None:
-        message = data.get("message") if isinstance(data, dict) else data
-        self._refusal = _Refusal(str(message or "connect_error"))
+        self._refusal = sio_refusal(data)
 
     def open(self, endpoint: RealtimeEndpoint, timeout_s: float) -> None:
         self._closing = False
         self._refusal = None
         self._inbox.clear()
         try:
-            self._client.connect(
-                self._base_url,
-                auth=dict(endpoint.auth) if endpoint.auth else None,
-                transports=["websocket"],
-                socketio_path=endpoint.path.strip("/"),
-                wait_timeout=timeout_s,
-            )
+            sio_connect(self._client, self._base_url, endpoint, timeout_s)
         except Exception as error:
-            refusal = self._refusal.message if self._refusal else None
-            if refusal is None and "namespaces failed" not in str(error) and "timed out" in str(error).lower():
-                raise ConnectFailed("timeout", "no Socket.IO connect before the deadline") from None
-            raise classify(error, server_refusal=refusal) from None
+            raise classify(error, server_refusal=self._refusal) from None
 
     def send(self, message: Outgoing) -> None:
-        if not isinstance(message, SioEvent):
-            raise TypeError("Socket.IO sends events")
-        try:
-            self._client.emit(message.event, message.data)
-        except socketio.exceptions.SocketIOError as error:
-            raise TransportError(f"emit failed: {type(error).__name__}") from None
+        emit(self._client, message)
 
     def receive(self, timeout_s: float) -> Incoming | TransportClosed | None:
         if not self._inbox:
@@ -285,10 +197,7 @@ class SioSwarmConnection:
 
     def close(self) -> None:
         self._closing = True
-        # Closing a half-open client must never fail a task, nor hang it: python-socketio's
-        # disconnect joins its read loop, which a dead peer can leave blocked. Bounded, then let go.
-        with contextlib.suppress(Exception), gevent.Timeout(CLOSE_TIMEOUT_S, False):
-            self._client.disconnect()
+        close_sio(self._client)
         self._inbox.clear()
 
 

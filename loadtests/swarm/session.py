@@ -20,19 +20,15 @@ are fired with ``response_time=None``.
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 
 from loadtests.dialects.base import (
     AuthSession,
-    Dialect,
     Disconnected,
-    Exchange,
     Joined,
     Kind,
     Outcome,
@@ -43,14 +39,12 @@ from loadtests.dialects.base import (
     StreamFailed,
 )
 from loadtests.dialects.jwt_claims import unverified_claims
-from loadtests.swarm.connection import ConnectFailed, SwarmConnection, new_connection
-from loadtests.swarm.gauge import ConnectionGauge
-from loadtests.swarm.rooms import RoomBook, Seat, decode_marker, encode_marker, now_ns
-from loadtests.swarm.settings import SwarmSettings
-from loadtests.swarm.tokens import TokenSource
-from loadtests.timing import Mark, RequestFailure, RequestHook, Timer, request_type
-from loadtests.transport.errors import TransportError
-from loadtests.transport.realtime import TransportClosed
+from loadtests.swarm.connection import SwarmConnection, new_connection
+from loadtests.swarm.context import SwarmContext
+from loadtests.swarm.rooms import Seat, decode_marker, encode_marker, now_ns
+from loadtests.timing import Mark, Timer
+from loadtests.transport.base import TransportClosed
+from loadtests.transport.errors import ConnectFailed, TransportError
 
 CONNECT = "swarm.connect"
 RTT = "swarm.rtt"
@@ -64,61 +58,6 @@ MAX_WAIT_S = 60.0  # a wait returns at least this often, whatever is scheduled
 MAX_EVENTS_PER_PUMP = 10_000  # a wait handles at most this many messages before it returns
 JOIN_RETRY_S = 0.5  # a member whose room has no chat yet (blue: its sender is creating it) looks again this soon
 PING_BACKLOG = 8  # unanswered pings remembered per connection (late pongs are matched, not timed)
-
-
-class SwarmTimer(Timer):
-    """``Timer`` plus ``count``: an event that has an outcome but no latency (a drop, a lost ping,
-    a receiver that never got a message). It goes the same way as every sample: Locust's request
-    event with ``response_time=None``, so the web UI counts it and the recorder keeps it out of
-    the histograms."""
-
-    __slots__ = ()
-
-    def count(self, name: str, kind: Kind, outcome: Outcome, *, reason: str = "", wall_s: float | None = None) -> None:
-        self.hook.fire(
-            request_type=request_type(self.target, kind),
-            name=name,
-            response_time=None,
-            response_length=0,
-            response=None,
-            exception=RequestFailure(outcome, reason) if outcome.is_failure else None,
-            context={"target": self.target, "kind": kind, "outcome": outcome.value, "user_class": self.user_class},
-            start_time=time.time() if wall_s is None else wall_s,
-            url=None,
-        )
-
-
-@dataclass
-class SwarmContext:
-    """What the sessions of one swarm class share inside one process: the dialect, settings,
-    token source, gauge and rooms, and one timer (the same target and class for all)."""
-
-    dialect: Dialect
-    base_url: str
-    target: str
-    user_class: str
-    settings: SwarmSettings
-    gauge: ConnectionGauge
-    rooms: RoomBook | None
-    make_tokens: Callable[[Timer], TokenSource]
-    rng: random.Random = field(default_factory=random.Random)
-    clock: Callable[[], float] = time.monotonic
-    timer: SwarmTimer | None = None
-    tokens: TokenSource | None = None
-    # blue: the chat each account's connections open with (user id -> chat id), created by the
-    # account's first connection in this process and joined by the others.
-    opening_chats: dict[str, str] = field(default_factory=dict)
-    _next_index: int = 0
-
-    def bind(self, hook: RequestHook) -> None:
-        """Attach to an environment's request hook (once per environment)."""
-        if self.timer is None or self.timer.hook is not hook:
-            self.timer = SwarmTimer(hook, target=self.target, user_class=self.user_class)
-            self.tokens = self.make_tokens(self.timer)
-
-    def next_index(self) -> int:
-        index, self._next_index = self._next_index, self._next_index + 1
-        return index
 
 
 class _Ping:
@@ -188,7 +127,7 @@ class SwarmSession:
         self.own_msg = ""  # sender: the last message it sent (its own echo is not a receipt)
 
     @property
-    def _timer(self) -> SwarmTimer:
+    def _timer(self) -> Timer:
         assert self.ctx.timer is not None, "SwarmContext.bind() was not called"
         return self.ctx.timer
 
@@ -321,17 +260,13 @@ class SwarmSession:
             self._enter_room()
 
     def _open(self, token: str, deadline: float) -> ConnectFailed | None:
-        """blue: the first frame must open a chat, or the server closes the socket at the first
-        ping (1007). The account's chat is joined (``room_joined``); its first connection in this
-        process creates it (``room_created``). Timed as ``swarm.room``."""
+        """Send the socket's opening frame, where the dialect requires one (blue): the account's
+        chat is joined; its first connection in this process creates it. Timed as ``swarm.room``."""
         ctx, timer, kind = self.ctx, self._timer, self._kind
         user_id = str(unverified_claims(token).get("sub", ""))
         chat_id = ctx.opening_chats.get(user_id)
-        if chat_id is not None:
-            step = ctx.dialect.open_chat(chat_id, first=True)
-        else:
-            step = ctx.dialect.create_chat(f"swarm {user_id[:8]}")
-        if not isinstance(step, Exchange) or step.until is None:
+        step = ctx.dialect.opening(chat_id, f"swarm {user_id[:8]}")
+        if step is None or step.until is None:
             return None  # nothing to open with on this color
         until = step.until
         start = timer.start()
@@ -340,7 +275,7 @@ class SwarmSession:
         except TransportError as error:
             return ConnectFailed("reset", f"first frame not sent: {error}")
         event = self._pump(max(deadline, ctx.clock() + ctx.settings.ping_timeout_s), lambda e: isinstance(e, until))
-        if isinstance(event, Joined | RoomCreated) and (event.chat_id or chat_id):
+        if isinstance(event, Joined | RoomCreated) and (event.chat_id or chat_id):  # on a chat: joined or created
             timer.record(ROOM, kind, start, Outcome.OK)
             if isinstance(event, RoomCreated):
                 ctx.opening_chats.setdefault(user_id, event.chat_id)
@@ -471,9 +406,8 @@ class SwarmSession:
     def _on_pong(self, pong: Pong) -> None:
         end_ns = time.perf_counter_ns()
         pings = self.pings
-        # green echoes the token; blue answers a bare `pong`, in the order the pings were sent
-        match = next((i for i, ping in enumerate(pings) if ping.token == pong.token), None) if pong.token else 0
-        if match is None or not pings:
+        match = self.ctx.dialect.pong_for(pong, [ping.token for ping in pings])
+        if match is None:
             return
         ping = pings.pop(match)
         if not ping.stale:

@@ -16,6 +16,8 @@ from locust.contrib.fasthttp import FastHttpSession
 from loadtests.dialects.base import HttpReply, HttpRequest
 from loadtests.transport.errors import TransportError
 
+__all__ = ["HttpTransport"]
+
 
 class _DiscardEvents:
     def fire(self, **kwargs: Any) -> None:

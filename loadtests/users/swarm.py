@@ -21,9 +21,10 @@ from loadtests.config import RunConfig, TargetConfig
 from loadtests.credentials import load_accounts, token_minter
 from loadtests.dialects import dialect_for
 from loadtests.profiles import Profile
+from loadtests.swarm.context import SwarmContext
 from loadtests.swarm.gauge import ConnectionGauge
 from loadtests.swarm.rooms import RoomBook
-from loadtests.swarm.session import SwarmContext, SwarmSession
+from loadtests.swarm.session import SwarmSession
 from loadtests.swarm.tokens import MintedTokens, SharedLogin, TokenSource
 from loadtests.timing import Timer
 

@@ -127,14 +127,14 @@ def test_memory_growth_is_worse_by_slope(make_run: MakeRun) -> None:
 
 def test_thresholds_are_settable(make_run: MakeRun) -> None:
     run = load_run(make_run(Plant(scale={"chat.complete": 1.25})))
-    lenient = Thresholds().with_overrides(["ratio_p50=2", "ratio_p95=2", "ratio_p99=2", "shape_ratio=2"])
+    lenient = Thresholds().with_overrides({"ratio_p50": "2", "ratio_p95": "2", "ratio_p99": "2", "shape_ratio": "2"})
     assert compare_paired(run, thresholds=lenient).metric("latency:chat.complete").verdict == "same"
     not_critical = Thresholds().with_overrides({"critical": "errors:overall"})
     assert compare_paired(run, thresholds=not_critical).scorecard.decision == "hold"
     with pytest.raises(ConfigError, match="unknown"):
-        Thresholds().with_overrides(["ratio_p96=1"])
+        Thresholds().with_overrides({"ratio_p96": "1"})
     with pytest.raises(ConfigError, match="not a float"):
-        Thresholds().with_overrides(["ratio_p95=fast"])
+        Thresholds().with_overrides({"ratio_p95": "fast"})
 
 
 def test_the_scorecard_rules() -> None:
