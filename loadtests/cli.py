@@ -153,7 +153,10 @@ def run(
     if outcome.judged is not None:
         step_summary.publish(outcome.judged.markdown, warn=err_console.print)
     if as_json:
-        print(render.json_result(outcome))
+        from loadtests.recorder.rundir import VERDICT, RunDirectory
+
+        directory = RunDirectory(outcome.run_dir)
+        print(render.json_result(outcome, directory.read_verdict() if directory.file(VERDICT).exists() else None))
     elif quiet:
         verdict = outcome.judged.verdict if outcome.judged is not None else None
         line = render.verdict_summary(verdict) if verdict is not None else f"status {outcome.status}"

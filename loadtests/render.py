@@ -48,10 +48,8 @@ def verdict_summary(verdict) -> str:  # type: ignore[no-untyped-def]
     return f"verdict: {verdict_line(verdict)}"
 
 
-def json_result(outcome) -> str:  # type: ignore[no-untyped-def]
-    """The run's verdict (exactly verdict.json) plus where the run lives, as one JSON document."""
-    verdict_path = outcome.run_dir / "verdict.json"
-    verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else None
+def json_result(outcome, verdict: dict[str, Any] | None) -> str:  # type: ignore[no-untyped-def]
+    """The run's verdict (exactly its verdict.json) plus where the run lives, as one JSON document."""
     return json.dumps(
         {
             "run_dir": str(outcome.run_dir),
