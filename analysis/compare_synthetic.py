@@ -21,8 +21,9 @@ import numpy as np
 from analysis.compare_stats import Buckets
 from analysis.load import RunData
 from analysis.stats import grouped_latency, outcome_counts
+from loadtests.recorder.format import iso
 from loadtests.recorder.interval import IntervalRecorder
-from loadtests.recorder.rundir import Manifest, RunDirectory, TargetInfo, iso
+from loadtests.recorder.rundir import Manifest, RunDirectory, TargetInfo
 
 START = 1_900_000_000.0  # epoch seconds of a synthetic run's test_start
 _Z95 = 1.6448536269514722  # standard normal quantile of 0.95

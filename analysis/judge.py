@@ -20,7 +20,8 @@ from analysis.report import summary_markdown
 from analysis.slo import evaluate
 from analysis.stats import select, summarize
 from loadtests.errors import ConfigError
-from loadtests.recorder.rundir import JUNIT, PLOTS_DIR, REPORT, SUMMARY, write_atomic
+from loadtests.recorder.format import JUNIT, PLOTS_DIR, REPORT, SUMMARY
+from loadtests.recorder.rundir import write_atomic
 from loadtests.slo_spec import DEFAULT_SLOS, SloConfigError, SloSpec, resolve_slos
 
 __all__ = ["Judged", "judge", "judge_run", "run_slos", "write_report", "write_verdict"]

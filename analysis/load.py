@@ -27,14 +27,8 @@ import pandas as pd
 
 from analysis.hdr import HistogramFormatError, HistogramStore, HistogramStoreBuilder
 from analysis.windows import Window, resolve_window
-from loadtests.recorder.rundir import (
-    MAX_EPOCH_S,
-    RESOURCE_COLUMNS,
-    Manifest,
-    RunDirectory,
-    RunFormatError,
-    iter_resource_rows,
-)
+from loadtests.recorder.format import RunFormatError
+from loadtests.recorder.rundir import MAX_EPOCH_S, RESOURCE_COLUMNS, Manifest, RunDirectory, iter_resource_rows
 from loadtests.slo_spec import WindowChoice
 
 TEXT_COLUMNS = ("target", "kind", "name", "user_class", "outcome")

@@ -30,7 +30,8 @@ from analysis.stats import (
 )
 from analysis.windows import Window
 from loadtests.errors import EXIT_INVALID, EXIT_OK, EXIT_SLO_FAILED
-from loadtests.recorder.rundir import MAX_COUNT, SAMPLES, iso
+from loadtests.recorder.format import iso
+from loadtests.recorder.rundir import MAX_COUNT, SAMPLES
 from loadtests.slo_spec import SloSpec
 
 VERDICT_SCHEMA_VERSION = 1

@@ -29,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from loadtests.recorder.format import iso  # noqa: E402
 from loadtests.recorder.histogram import new_histogram  # noqa: E402
 from loadtests.recorder.rows import SampleRow  # noqa: E402
-from loadtests.recorder.rundir import SAMPLES, Manifest, RunDirectory, TargetInfo, iso  # noqa: E402
+from loadtests.recorder.rundir import SAMPLES, Manifest, RunDirectory, TargetInfo  # noqa: E402
 
 TARGETS = ("blue", "green")
 CHECK_BUDGET_S = 10.0

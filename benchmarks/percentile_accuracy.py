@@ -94,7 +94,8 @@ def recovered(path: Path, label: str) -> tuple[dict[float, float], int]:
 
 
 def load_run_samples(path: Path):  # type: ignore[no-untyped-def]
-    from loadtests.recorder.rundir import Manifest, iso, utc_now
+    from loadtests.recorder.format import iso
+    from loadtests.recorder.rundir import Manifest, utc_now
 
     RunDirectory(path).write_manifest(
         Manifest(run_id="bench", profile_name="accuracy", target_mode="bench", started_at=iso(utc_now()))

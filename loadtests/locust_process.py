@@ -19,7 +19,8 @@ from pathlib import Path
 from loadtests.config import ENV_RUN_CONFIG, RunConfig
 from loadtests.planning import RunRequest
 from loadtests.profiles import Profile
-from loadtests.recorder.rundir import RUN_CONFIG, RunDirectory
+from loadtests.recorder.format import RUN_CONFIG
+from loadtests.recorder.rundir import RunDirectory
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 LOCUST_STOP_TIMEOUT_S = 5  # users get this long to finish the task in flight when time is up

@@ -42,7 +42,8 @@ from loadtests.live import LiveCheck, LiveJudge
 from loadtests.locust_process import WORKERS_WAIT_S, LocustProcess, distributed_notes, locust_failure
 from loadtests.monitor.saturation import saturated_generators
 from loadtests.planning import RunPlan, RunRequest, plan_run
-from loadtests.recorder.rundir import RUN_CONFIG, SAMPLES, Manifest, RunDirectory, iso, iter_resource_rows
+from loadtests.recorder.format import RUN_CONFIG, iso
+from loadtests.recorder.rundir import SAMPLES, Manifest, RunDirectory, iter_resource_rows
 from loadtests.run_targets import RunTargets
 
 __all__ = ["Clock", "RunObserver", "RunOutcome", "RunRequest", "run"]

@@ -25,7 +25,8 @@ from locust.runners import WorkerRunner
 
 from contract.lifeline import exit_backstop, watch_parent
 from loadtests.errors import EXIT_INFRA
-from loadtests.recorder.rundir import RunDirectory, RunFormatError, iso, utc_now
+from loadtests.recorder.format import RunFormatError, iso
+from loadtests.recorder.rundir import RunDirectory, utc_now
 
 log = logging.getLogger(__name__)
 

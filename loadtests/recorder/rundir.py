@@ -34,7 +34,6 @@ import csv
 import errno
 import json
 import math
-import operator
 import os
 import re
 import secrets
@@ -42,65 +41,50 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loadtests.errors import ConfigError, InvalidRunError
+from loadtests.errors import ConfigError
+from loadtests.recorder.format import (
+    CONNECTIONS,
+    EVENTS,
+    FIGURES,
+    FORMAT_VERSION,
+    JSON_MAX_BYTES,
+    LOCUST_DIR,
+    LOCUST_HISTORY,
+    MANIFEST,
+    MANIFEST_MAX_BYTES,
+    MAX_COUNT,
+    MAX_EPOCH_S,
+    RESOURCE_COLUMNS,
+    RESOURCES,
+    SAMPLES,
+    SIDE_MAX_BYTES,
+    SIDE_MAX_LINE,
+    STORM_EVENT,
+    VERDICT,
+    RunFormatError,
+    RunStatus,
+    short_path,
+    utc_now,
+)
 from loadtests.recorder.rows import ConnectionsRow, SampleRow
+from loadtests.recorder.samples import (
+    REAL_TYPES,
+    SamplesReader,
+    SamplesReadResult,
+    refuse_constant,
+    shown,
+)
 from loadtests.recorder.writers import FiguresWriter, ResourcesWriter, RowsWriter
 from loadtests.untrusted import (
-    GIB,
-    KIB,
-    MIB,
     UntrustedInputError,
-    iter_line_blocks,
     iter_lines,
     read_json,
 )
-
-FORMAT_VERSION = 1
-
-RunStatus = Literal["partial", "complete", "invalid"]
-
-MANIFEST = "manifest.json"
-RUN_CONFIG = "run-config.json"
-SAMPLES = "samples.jsonl"
-CONNECTIONS = "connections.jsonl"
-RESOURCES = "resources.csv"
-VERDICT = "verdict.json"
-SUMMARY = "summary.md"
-JUNIT = "junit.xml"
-EVENTS = "events.jsonl"
-STORM_EVENT = "reconnect_storm"  # in events.jsonl: one per restart the run planted (``loadtests.swarm.storm``)
-FIGURES = "figures.jsonl"
-REPORT = "report.html"
-PLOTS_DIR = "plots"
-LOCUST_DIR = "locust"
-LOCUST_HISTORY = "stats_stats_history.csv"  # Locust's --csv history: one row per second
-
-RESOURCE_COLUMNS = ("time", "role", "color", "pids", "rss_mb", "cpu_pct", "connections")
-
-# What a reader accepts (results/README.md, "Limits"). Sized far above any real run: a week-long
-# run at one-second intervals writes ~11 GB of samples; a sample line is below 100 KB.
-MANIFEST_MAX_BYTES = 8 * MIB
-JSON_MAX_BYTES = 64 * MIB  # verdict.json and the other JSON side files
-SAMPLES_MAX_BYTES = 32 * GIB
-SAMPLES_MAX_LINE = 1 * MIB
-SIDE_MAX_BYTES = 1 * GIB  # events.jsonl, figures.jsonl, resources.csv, Locust's history
-SIDE_MAX_LINE = 64 * KIB
-MAX_COUNT = 2**32  # count, timed, overflow of one row, and one histogram bucket's count
-MAX_NBYTES = 2**34  # bytes of one row
-MAX_EPOCH_S = 2**33  # the latest time (epoch seconds, year 2242) a run may hold
-MAX_INTERVAL_S = 86_400.0  # the longest interval one sample row may cover
-# With these caps no sum over a file within SAMPLES_MAX_BYTES can pass 2**63: counts never wrap.
-
-
-class RunFormatError(InvalidRunError):
-    """The directory is not a readable run of a format this version knows."""
 
 
 class TargetInfo(BaseModel):
@@ -142,21 +126,6 @@ class Manifest(BaseModel):
 
 
 _MAX_SUFFIX = 1000  # runs of the same profile and target started within the same second
-_SHORT_PATH = 160  # characters of a path quoted in a one-line message
-
-
-def _short(path: Path) -> str:
-    """A path for a one-line message: an absurdly long one keeps its ends."""
-    text = str(path)
-    return text if len(text) <= _SHORT_PATH else f"{text[: _SHORT_PATH // 2 - 1]}…{text[-(_SHORT_PATH // 2) :]}"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -227,179 +196,6 @@ def strict_json(data: Any, *, indent: int | None = 2) -> str:
 
 
 @dataclass(frozen=True)
-class SamplesReadResult:
-    rows: list[SampleRow]
-    bad_lines: int  # a truncated last line (a killed run) or corruption
-
-
-SAMPLE_FIELDS: tuple[str, ...] = tuple(SampleRow.__slots__)
-SAMPLES_PER_CHUNK = 10_000
-_FIELD_GETTER = operator.itemgetter(*SAMPLE_FIELDS)
-
-
-@dataclass(frozen=True)
-class SampleChunk:
-    """Consecutive rows of ``samples.jsonl`` as columns: one list per ``SampleRow`` field."""
-
-    columns: dict[str, list[Any]]
-    size: int
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        text = repr(value)
-        return text if len(text) <= 40 else text[:37] + "..."
-    if isinstance(value, int) and abs(value) >= 10**6:
-        return f"{value:.4g}"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-_REAL = frozenset((int, float))
-_TEXT_FIELDS = ("target", "kind", "name", "user_class", "outcome")
-_COUNT_LIMITS = (("count", MAX_COUNT), ("timed", MAX_COUNT), ("nbytes", MAX_NBYTES), ("overflow", MAX_COUNT))
-
-
-def check_sample_columns(columns: dict[str, list[Any]]) -> tuple[int, str] | None:
-    """The first impossible value of a chunk of sample rows, as ``(row index, problem)``, or
-    ``None``. Times are epoch seconds in [0, ``MAX_EPOCH_S``] with ``0 <= t1 - t0 <=
-    MAX_INTERVAL_S``; names are strings; counts are integers (not booleans) in [0, ``MAX_COUNT``]
-    (bytes: ``MAX_NBYTES``); ``hist`` is a string or null. Checked a column at a time."""
-
-    def first(name: str, bad: Callable[[Any], bool], problem: str) -> tuple[int, str]:
-        index = next(i for i, value in enumerate(columns[name]) if bad(value))
-        return index, f"{name} {_shown(columns[name][index])} {problem}"
-
-    times = {}
-    for name in ("t0", "t1"):
-        if not set(map(type, columns[name])) <= _REAL:
-            return first(name, lambda v: type(v) not in _REAL, "is not a number")
-        try:
-            values = np.asarray(columns[name], dtype=np.float64)
-        except OverflowError:
-            values = np.asarray([float("inf") if abs(v) > MAX_EPOCH_S else v for v in columns[name]])
-        outside = ~((values >= 0) & (values <= MAX_EPOCH_S))
-        if outside.any():
-            index = int(np.argmax(outside))
-            return index, f"{name} {_shown(columns[name][index])} is not a time (epoch seconds, 0 to 2**33)"
-        times[name] = values
-    span = times["t1"] - times["t0"]
-    wrong = ~((span >= 0) & (span <= MAX_INTERVAL_S))
-    if wrong.any():
-        index = int(np.argmax(wrong))
-        return index, f"interval {_shown(columns['t0'][index])} to {_shown(columns['t1'][index])} is not an interval"
-    for name in _TEXT_FIELDS:
-        if not set(map(type, columns[name])) <= {str}:
-            return first(name, lambda v: type(v) is not str, "is not a string")
-    for name, limit in _COUNT_LIMITS:
-        if not set(map(type, columns[name])) <= {int}:
-            return first(name, lambda v: type(v) is not int, "is not an integer")
-        try:
-            values = np.asarray(columns[name], dtype=np.int64)
-        except OverflowError:
-            return first(name, lambda v: abs(v) >= 2**63, f"is beyond the limit of {limit:.4g}")
-        if len(values) and values.min() < 0:
-            return first(name, lambda v: v < 0, "is negative")
-        if len(values) and values.max() > limit:
-            return first(name, lambda v, limit=limit: v > limit, f"is beyond the limit of {limit:.4g}")
-    if not set(map(type, columns["hist"])) <= {str, type(None)}:
-        return first("hist", lambda v: v is not None and type(v) is not str, "is not an encoded histogram")
-    return None
-
-
-class SamplesReader:
-    """The rows of ``samples.jsonl``, streamed (memory: one chunk), checked as they come.
-
-    Iterate it for ``SampleRow``s, or call ``chunks()`` for columns: a run of millions of rows is
-    parsed a chunk at a time in one ``json.loads`` call, which is several times faster than one
-    call and one object per line; each chunk's values are then checked a column at a time
-    (``check_sample_columns``). A chunk holding a line that is not a sample row is parsed again
-    line by line. Such a line is skipped and counted (``bad_lines``) only when it is the file's
-    last: a killed run's truncated write. Anywhere else it is corruption, and so is a row with an
-    impossible value: ``RunFormatError`` names the line (exit 3).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.bad_lines = 0
-        self._suspect: tuple[int, str] | None = None  # an unreadable line: fine only if it is the last
-
-    def __iter__(self) -> Iterator[SampleRow]:
-        for chunk in self.chunks():
-            columns = [chunk.columns[name] for name in SAMPLE_FIELDS]
-            for values in zip(*columns, strict=True):
-                yield SampleRow(*values)
-
-    def _refuse(self, line: int, problem: str) -> RunFormatError:
-        return RunFormatError(f"{self.path} line {line}: {problem}")
-
-    def chunks(self, rows: int = SAMPLES_PER_CHUNK) -> Iterator[SampleChunk]:
-        self.bad_lines, self._suspect = 0, None
-        try:
-            blocks = iter_line_blocks(self.path, limit=SAMPLES_MAX_BYTES, max_line=SAMPLES_MAX_LINE)
-            pending: list[str | None] = []
-            first_line = 1
-            for block in blocks:
-                pending.extend(block)
-                while len(pending) >= rows:
-                    lines, pending = pending[:rows], pending[rows:]
-                    yield self._parse(lines, first_line)
-                    first_line += len(lines)
-            if pending:
-                yield self._parse(pending, first_line)
-        except FileNotFoundError:
-            return
-        except UntrustedInputError as error:
-            raise RunFormatError(str(error)) from None
-        if self._suspect is not None:
-            self.bad_lines += 1
-
-    def _parse(self, lines: list[str | None], first_line: int) -> SampleChunk:
-        if self._suspect is not None and any(line is None or line.strip() for line in lines):
-            raise self._refuse(*self._suspect)
-        try:
-            objects = json.loads("[" + ",".join(lines) + "]", parse_constant=_refuse_constant)  # type: ignore[arg-type]
-            transposed = zip(*map(_FIELD_GETTER, objects), strict=True) if objects else ((),) * len(SAMPLE_FIELDS)
-            columns = {name: list(values) for name, values in zip(SAMPLE_FIELDS, transposed, strict=True)}
-            line_numbers = None  # row i is line first_line + i
-        except (ValueError, KeyError, TypeError, RecursionError):
-            columns, line_numbers = self._parse_lines(lines, first_line)
-        problem = check_sample_columns(columns)
-        if problem is not None:
-            row, text = problem
-            raise self._refuse(first_line + row if line_numbers is None else line_numbers[row], text)
-        return SampleChunk(columns, len(columns["t0"]))
-
-    def _parse_lines(self, lines: list[str | None], first_line: int) -> tuple[dict[str, list[Any]], list[int]]:
-        """Line by line: the rows that parse, and their line numbers; an unreadable line becomes
-        the suspect (refused as soon as another line follows it)."""
-        good: list[tuple[Any, ...]] = []
-        numbers: list[int] = []
-        for offset, line in enumerate(lines):
-            number = first_line + offset
-            if line is not None and not line.strip():
-                continue
-            if self._suspect is not None:
-                raise self._refuse(*self._suspect)
-            if line is None:
-                self._suspect = (number, f"is longer than {SAMPLES_MAX_LINE // MIB} MiB: not a sample row")
-                continue
-            try:
-                data = json.loads(line, parse_constant=_refuse_constant)
-                good.append(_FIELD_GETTER(data))
-                numbers.append(number)
-            except RecursionError:
-                self._suspect = (number, "is nested too deep to be a sample row")
-            except (ValueError, KeyError, TypeError):
-                self._suspect = (number, "is not a sample row (JSON object with every field of results/README.md)")
-        columns = {name: [values[index] for values in good] for index, name in enumerate(SAMPLE_FIELDS)}
-        return columns, numbers
-
-
-@dataclass(frozen=True)
 class Figure:
     """One run-level gauge reading (``figures.jsonl``): e.g. the swarm's ``connections_held``."""
 
@@ -413,7 +209,7 @@ _CONNECTIONS_FIELDS = frozenset(ConnectionsRow.__slots__)
 
 
 def _epoch(value: Any) -> bool:
-    return type(value) in _REAL and 0 <= value <= MAX_EPOCH_S
+    return type(value) in REAL_TYPES and 0 <= value <= MAX_EPOCH_S
 
 
 class RunDirectory:
@@ -442,21 +238,23 @@ class RunDirectory:
                 except FileExistsError:
                     continue
                 except OSError as error:
-                    raise ConfigError(f"cannot create run directory {_short(candidate)}: {error.strerror}") from None
+                    raise ConfigError(
+                        f"cannot create run directory {short_path(candidate)}: {error.strerror}"
+                    ) from None
                 (candidate / LOCUST_DIR).mkdir()
                 return cls(candidate)
-            raise ConfigError(f"{_short(results_root)} already holds {_MAX_SUFFIX} runs named {slug}; clean it up")
+            raise ConfigError(f"{short_path(results_root)} already holds {_MAX_SUFFIX} runs named {slug}; clean it up")
         try:
             if out.exists() and not out.is_dir():
-                raise ConfigError(f"--out {_short(out)} is a file; name a new or empty directory")
+                raise ConfigError(f"--out {short_path(out)} is a file; name a new or empty directory")
             out.mkdir(parents=True, exist_ok=True)
             if any(out.iterdir()):
-                raise ConfigError(f"--out {_short(out)} exists and is not empty; choose a new directory")
+                raise ConfigError(f"--out {short_path(out)} exists and is not empty; choose a new directory")
             (out / LOCUST_DIR).mkdir()  # the claim: of two runs given the same --out, one gets here
         except FileExistsError:
-            raise ConfigError(f"--out {_short(out)} exists and is not empty; choose a new directory") from None
+            raise ConfigError(f"--out {short_path(out)} exists and is not empty; choose a new directory") from None
         except OSError as error:
-            raise ConfigError(f"cannot create run directory {_short(out)}: {error.strerror}") from None
+            raise ConfigError(f"cannot create run directory {short_path(out)}: {error.strerror}") from None
         return cls(out)
 
     # -- paths --------------------------------------------------------------------------------
@@ -485,7 +283,7 @@ class RunDirectory:
         if type(version) is not int:  # True is an int to isinstance: it is no version
             if "format_version" not in data:
                 raise RunFormatError(f"{path} has no format_version")
-            raise RunFormatError(f"{path}: format_version {_shown(version)} is not a version")
+            raise RunFormatError(f"{path}: format_version {shown(version)} is not a version")
         if version < 1:
             raise RunFormatError(f"{path}: format_version {version} is not a version")
         if version > FORMAT_VERSION:
@@ -583,7 +381,7 @@ class RunDirectory:
                 if line is not None and not line.strip():
                     continue
                 try:
-                    data = json.loads(line, parse_constant=_refuse_constant) if line is not None else None
+                    data = json.loads(line, parse_constant=refuse_constant) if line is not None else None
                 except (ValueError, RecursionError):
                     data = None
                 if isinstance(data, dict) and valid(data):
@@ -609,7 +407,7 @@ class RunDirectory:
             value = data.get("value")
             return (
                 _epoch(data.get("t"))
-                and type(value) in _REAL
+                and type(value) in REAL_TYPES
                 and math.isfinite(value)
                 and 0 <= value <= MAX_COUNT
                 and type(data.get("target")) is str

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loadtests.recorder.format import iso
 from loadtests.recorder.histogram import new_histogram
 from loadtests.recorder.rows import SampleRow
-from loadtests.recorder.rundir import Manifest, RunDirectory, TargetInfo, iso
+from loadtests.recorder.rundir import Manifest, RunDirectory, TargetInfo
 
 START = 1_800_000_000.0  # epoch seconds of test_start
 RAMP_S = 10.0

@@ -20,9 +20,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from loadtests.recorder.format import iso
 from loadtests.recorder.histogram import new_histogram
 from loadtests.recorder.rows import SampleRow
-from loadtests.recorder.rundir import Manifest, RunDirectory, TargetInfo, iso
+from loadtests.recorder.rundir import Manifest, RunDirectory, TargetInfo
 
 START = 1_800_000_000.0
 MAX_EPOCH_S = 2**33  # the latest time a run directory may hold (results/README.md)

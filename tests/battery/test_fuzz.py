@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from loadtests.errors import LoadbenchError
 from loadtests.profiles import parse_profile
+from loadtests.recorder.format import iso
 from loadtests.recorder.histogram import new_histogram
 from loadtests.recorder.rows import SampleRow
-from loadtests.recorder.rundir import Manifest, RunDirectory, iso, utc_now
+from loadtests.recorder.rundir import Manifest, RunDirectory, utc_now
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

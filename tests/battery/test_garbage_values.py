@@ -90,7 +90,8 @@ def test_verdict_json_is_written_strictly() -> None:
     """The writer refuses NaN rather than writing a file that is not JSON."""
     import tempfile
 
-    from loadtests.recorder.rundir import RunDirectory, RunFormatError
+    from loadtests.recorder.format import RunFormatError
+    from loadtests.recorder.rundir import RunDirectory
 
     with tempfile.TemporaryDirectory() as folder, pytest.raises((ValueError, RunFormatError)):
         RunDirectory(folder).write_json("verdict.json", {"observed": float("nan")})

@@ -112,9 +112,10 @@ def test_check_judges_only_the_window_before_the_run_died(tmp_path: Path) -> Non
     from datetime import UTC, datetime
 
     from analysis.judge import judge_run
+    from loadtests.recorder.format import iso
     from loadtests.recorder.histogram import new_histogram
     from loadtests.recorder.rows import SampleRow
-    from loadtests.recorder.rundir import Manifest, RunDirectory, iso
+    from loadtests.recorder.rundir import Manifest, RunDirectory
 
     start = 1_800_000_000.0
     histogram = new_histogram()
