@@ -145,16 +145,22 @@ def test_a_rate_limited_login_waits_for_retry_after_and_gives_up_after_a_few(sta
 def test_green_reopens_its_socket_after_a_refresh(start_backend, pool_password) -> None:
     # Every guarded green event re-verifies the handshake token: a socket left open on the old
     # token would be refused ("Forbidden resource") once it expires.
-    backend = start_backend("green", access_token_ttl_s=3)
+    # The server stamps `exp` in whole seconds, so a token issued with a 6 s life lives 5 to 6 s:
+    # the client refreshes half-way (2.5 to 3 s in), the first token is dead 6 s in, and the
+    # refreshed one lives to 7.5 s at the earliest. (A 3 s life left the refreshed token as
+    # little as 0.4 s after the first one's death: the ask could meet it expired.)
+    backend = start_backend("green", access_token_ttl_s=6)
     hook = Hook()
     user = client(backend, pool_password, hook)
     try:
-        assert user.ensure_session() and user.connect()
+        assert user.ensure_session()
+        issued = time.monotonic()  # the token came before this, its refresh is due by issued + 3
+        assert user.connect()
         chat = user.create_chat("refreshing")
         assert chat.ok and chat.value is not None and user.open_chat(chat.value.chat_id).ok
-        time.sleep(1.6)  # past half the token's life: the next task refreshes
+        time.sleep(max(0.0, issued + 3.1 - time.monotonic()))  # past half the token's life
         assert user.ensure_session() and not user.connected  # refreshed, socket let go
-        time.sleep(2.0)  # the first token has expired by now
+        time.sleep(max(0.0, issued + 6.2 - time.monotonic()))  # the first token has expired by now
         answer = user.ask(chat.value.chat_id, "still there?")
         assert answer.ok, answer.reason
     finally:
