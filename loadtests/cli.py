@@ -15,7 +15,7 @@ import click
 
 from loadtests import cli_tools, render, step_summary
 from loadtests.errors import ConfigError, LoadbenchError
-from loadtests.render import console, err_console
+from loadtests.render import console, err_console, escape
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 all SLOs passed, 1 an SLO failed, 2 usage/configuration error, "
@@ -146,12 +146,12 @@ def run(
 
     def say(message: str) -> None:
         if mode != "quiet":
-            out_console.print(f"[dim]·[/dim] {message}")
+            out_console.print(f"[dim]·[/dim] {escape(message)}")
 
     with Progress(out_console, mode) as progress:
         outcome = run_profile(request, on_status=say, observer=progress)
     if outcome.judged is not None:
-        step_summary.publish(outcome.judged.markdown, warn=err_console.print)
+        step_summary.publish(outcome.judged.markdown, warn=render.warn)
     if as_json:
         from loadtests.recorder.rundir import VERDICT, RunDirectory
 
@@ -160,14 +160,15 @@ def run(
     elif quiet:
         verdict = outcome.judged.verdict if outcome.judged is not None else None
         line = render.verdict_summary(verdict) if verdict is not None else f"status {outcome.status}"
-        console.print(f"{line}  → {outcome.run_dir}")
+        console.print(escape(f"{line}  → {outcome.run_dir}"))
     else:
         if outcome.judged is not None:
             render.print_judgement(outcome.judged)
             render.print_outputs(outcome.run_dir)
-        console.print(f"run directory: {outcome.run_dir}  (wall time {outcome.wall_s:.1f} s, status {outcome.status})")
+        wall = f"(wall time {outcome.wall_s:.1f} s, status {outcome.status})"
+        console.print(escape(f"run directory: {outcome.run_dir}  {wall}"))
     if outcome.reason:
-        err_console.print(f"loadbench: {outcome.reason}")
+        render.warn(f"loadbench: {outcome.reason}")
     sys.exit(outcome.exit_code)
 
 
@@ -214,10 +215,10 @@ def ui(
         results_root=results,
         web_port=web_port,
     )
-    outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {message}"))
+    outcome = run_profile(request, on_status=lambda message: console.print(f"[dim]·[/dim] {escape(message)}"))
     if outcome.judged is not None:
         render.print_judgement(outcome.judged)
-    console.print(f"run directory: {outcome.run_dir}")
+    console.print(escape(f"run directory: {outcome.run_dir}"))
     sys.exit(outcome.exit_code)
 
 
@@ -296,7 +297,7 @@ def check(run_dir: Path, slo_file: Path | None) -> None:
     judged = _judge(run_dir, slo_file)
     write_verdict(judged)
     render.print_judgement(judged)
-    step_summary.publish(judged.markdown, warn=err_console.print)
+    step_summary.publish(judged.markdown, warn=render.warn)
     sys.exit(judged.verdict.exit_code)
 
 
@@ -321,7 +322,7 @@ def report(run_dir: Path, out: Path | None, slo_file: Path | None) -> None:
 
     judged = _judge(run_dir, slo_file)
     path = write_report(judged, out)
-    console.print(f"report: {path}  (plots in {judged.run.directory.path / 'plots'})")
+    console.print(escape(f"report: {path}  (plots in {judged.run.directory.path / 'plots'})"))
 
 
 # -- compare -------------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def compare(
         click.echo(json.dumps(to_json(comparison), indent=2))
     else:
         render.print_comparison(comparison, written, note)
-    step_summary.publish((target / COMPARISON_MD).read_text(encoding="utf-8"), warn=err_console.print)
+    step_summary.publish((target / COMPARISON_MD).read_text(encoding="utf-8"), warn=render.warn)
     sys.exit(comparison.exit_code)
 
 
@@ -433,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except OSError as error:  # a full disk, a read-only folder: one line, not a traceback
         where = f" {error.filename}" if error.filename else ""
-        err_console.print(f"loadbench: infrastructure error: cannot write or read{where}: {error.strerror or error}")
+        render.warn(f"loadbench: infrastructure error: cannot write or read{where}: {error.strerror or error}")
         return 4
     except click.exceptions.Abort:
         err_console.print("loadbench: interrupted")

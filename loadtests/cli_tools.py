@@ -14,7 +14,7 @@ import click
 
 from loadtests import render, step_summary
 from loadtests.errors import ConfigError, one_line
-from loadtests.render import console, err_console
+from loadtests.render import console, err_console, escape
 
 __all__ = ["doctor", "history", "probe", "profiles", "serve"]
 
@@ -53,7 +53,6 @@ def history(
       loadbench history --metric chat.complete --color green --plot /tmp/chat-trend.png
       loadbench history --pin results/20261126T101500Z-ci-both
     """
-    from rich.markup import escape
 
     from analysis.history import (
         read_baseline,
@@ -69,7 +68,7 @@ def history(
         from analysis.history import pin_baseline
 
         pinned = pin_baseline(results, pin, color=pin_color)
-        console.print(f"baseline pinned: {pinned.run}" + (f" ({pinned.color})" if pinned.color else ""))
+        console.print(escape(f"baseline pinned: {pinned.run}" + (f" ({pinned.color})" if pinned.color else "")))
     if unpin:
         console.print("baseline unpinned" if unpin_baseline(results) else "no baseline was pinned")
     if rebuild:
@@ -85,20 +84,22 @@ def history(
         if len(series):
             first, latest = series["p95_ms"].iloc[0], series["p95_ms"].iloc[-1]
             console.print(
-                f"{metric} p95 over {len(series)} run rows: first {first:.4g} ms, latest {latest:.4g} ms, "
-                f"min {series['p95_ms'].min():.4g}, max {series['p95_ms'].max():.4g}"
+                escape(
+                    f"{metric} p95 over {len(series)} run rows: first {first:.4g} ms, latest {latest:.4g} ms, "
+                    f"min {series['p95_ms'].min():.4g}, max {series['p95_ms'].max():.4g}"
+                )
             )
         if plot is not None:
             from analysis.plots import figure_png
 
             plot.parent.mkdir(parents=True, exist_ok=True)
             plot.write_bytes(figure_png(trend_figure(series, metric)))
-            console.print(f"trend plot: {plot}")
+            console.print(escape(f"trend plot: {plot}"))
     elif plot is not None:
         raise click.UsageError("--plot needs --metric")
     baseline = read_baseline(results)
     if baseline is not None:
-        console.print(f"pinned baseline: {baseline.run}" + (f" ({baseline.color})" if baseline.color else ""))
+        console.print(escape(f"pinned baseline: {baseline.run}" + (f" ({baseline.color})" if baseline.color else "")))
 
 
 # -- serve ---------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def serve(color: str, host: str, port: int | None, rest_base: str, event_style: 
     settings = serve_settings(
         color, host=host, port=port, rest_base=rest_base, event_style=event_style, tuning=tuning, environ=os.environ
     )
-    console.print(f"reference backend {color} on http://{host}:{settings.port} (Ctrl-C stops it)")
+    console.print(escape(f"reference backend {color} on http://{host}:{settings.port} (Ctrl-C stops it)"))
     serve_backend(settings)
 
 
@@ -231,8 +232,8 @@ def probe(
         print(json.dumps(outcome.document, indent=2))
     else:
         render.print_compat(outcome.document)
-        console.print(f"compat.json, compat.md: {outcome.out}")
-    step_summary.publish(compat.markdown(outcome.document), warn=err_console.print)
+        console.print(escape(f"compat.json, compat.md: {outcome.out}"))
+    step_summary.publish(compat.markdown(outcome.document), warn=render.warn)
     sys.exit(outcome.exit_code)
 
 

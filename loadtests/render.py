@@ -33,12 +33,18 @@ __all__ = [
     "print_outputs",
     "print_profiles",
     "verdict_summary",
+    "warn",
 ]
 
 # A CI log is not a terminal: rich would wrap tables at 80 columns there.
 _WIDTH = None if sys.stdout.isatty() else 150
 console = Console(stderr=False, highlight=False, soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+
+
+def warn(text: str) -> None:
+    """One line on stderr; ``text`` may hold run text or paths, so rich reads no markup in it."""
+    err_console.print(escape(text))
 
 
 # -- a run's verdict -----------------------------------------------------------------------------
@@ -66,7 +72,7 @@ def print_outputs(run_dir: Path) -> None:
     for label, path in (("summary", run_dir / "summary.md"), ("junit", run_dir / "junit.xml"),
                         ("report", run_dir / "report.html"), ("plots", run_dir / "plots")):  # fmt: skip
         if path.exists():
-            console.print(f"{label:>8}: {path}")
+            console.print(escape(f"{label:>8}: {path}"))
 
 
 def print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
@@ -87,9 +93,8 @@ def print_judgement(judged) -> None:  # type: ignore[no-untyped-def]
     for note in verdict.notes:
         console.print(f"  [yellow]note[/yellow] {escape(note)}")
     colour = "green" if verdict.passed else ("red" if verdict.exit_code == 1 else "yellow")
-    console.print(
-        f"verdict: [{colour}]{escape(verdict_line(verdict))}[/{colour}]  → {judged.run.directory.path / 'verdict.json'}"
-    )
+    where = escape(str(judged.run.directory.path / "verdict.json"))
+    console.print(f"verdict: [{colour}]{escape(verdict_line(verdict))}[/{colour}]  → {where}")
 
 
 # -- blue vs green -------------------------------------------------------------------------------
@@ -116,7 +121,7 @@ def print_comparison(comparison, written: list[Path], note: str) -> None:  # typ
     console.print(escape(conclusion(comparison)))
     colour = {"promote": "green", "hold": "yellow", "rollback": "red"}[comparison.scorecard.decision]
     console.print(f"scorecard: [{colour}]{escape(headline(comparison))}[/{colour}]")
-    console.print(f"comparison: {', '.join(str(path) for path in written)}")
+    console.print(escape(f"comparison: {', '.join(str(path) for path in written)}"))
 
 
 def print_compat(document: dict) -> None:  # type: ignore[type-arg]

@@ -132,7 +132,7 @@ class Progress:
         if self._watcher is not None:
             self._watcher.set_phase(name)
             if self.mode == "log":
-                self.console.print(f"phase: {name}")
+                self.console.print(escape(f"phase: {name}"))
 
     def slos(self, checks: list[LiveCheck]) -> None:
         if self._watcher is not None:
@@ -152,7 +152,7 @@ class Progress:
                 live.update(live_view(self._watcher.poll()))
             return
         while not self._stop.wait(LOG_EVERY_S):
-            self.console.print(status_line(self._watcher.poll()))
+            self.console.print(escape(status_line(self._watcher.poll())))
 
     def _finish(self) -> None:
         with self._lock:

@@ -125,3 +125,13 @@ def xml_body(text: str) -> str:
     from xml.sax.saxutils import escape
 
     return escape(text)
+
+
+def test_the_terminal_prints_run_text_and_paths_as_they_are(tmp_path: Path) -> None:
+    # rich reads `[...]` as markup: a closing tag that opened nothing raised MarkupError (a
+    # traceback), and `[blue]` in `--quiet`'s verdict line was swallowed as a colour.
+    run = small_run(tmp_path / "run [/x] [red]", names=("chat.history [/y]", "chat.complete", "health"))
+    result = cli("check", run)
+    assert result.code in (0, 1, 3), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "run [/x] [red]/verdict.json" in result.stdout
