@@ -7,7 +7,9 @@ one user class per target). It holds no secrets: passwords come from the environ
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +20,9 @@ from loadtests.errors import ConfigError
 from loadtests.profiles import Profile, load_profile
 
 ENV_RUN_CONFIG = "LOADBENCH_RUN_CONFIG"
+# Set by `loadbench worker`: the run config's folder is the worker's own (a temporary one, made
+# before it became Locust by exec), removed when the Locust process exits.
+ENV_RUN_CONFIG_OWNED = "LOADBENCH_RUN_CONFIG_OWNED"
 
 # `locust -f loadtests/locustfile.py` with no run config: the contract's default ports, which is
 # where `loadbench serve blue` and `loadbench serve green` listen.
@@ -65,6 +70,8 @@ def load_run_config(environ: Mapping[str, str] = os.environ) -> RunConfig:
             for color, url in EXPLORATORY_TARGETS.items()
         )
         return RunConfig(profile=profile, targets=targets)
+    if environ.get(ENV_RUN_CONFIG_OWNED) == "1":
+        atexit.register(shutil.rmtree, Path(path).parent, ignore_errors=True)
     try:
         return RunConfig.model_validate_json(Path(path).read_text(encoding="utf-8"))
     except OSError as error:

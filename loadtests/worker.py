@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from loadtests.config import ENV_RUN_CONFIG, RunConfig, TargetConfig
+from loadtests.config import ENV_RUN_CONFIG, ENV_RUN_CONFIG_OWNED, RunConfig, TargetConfig
 from loadtests.errors import ConfigError
 from loadtests.locust_process import LOCUSTFILE
 from loadtests.profiles import load_profile
@@ -47,4 +47,4 @@ def exec_worker(config: RunConfig, *, master_host: str, master_port: int) -> Non
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
         "--master-host", master_host, "--master-port", str(master_port), "--loglevel", "INFO",
     ]  # fmt: skip
-    os.execve(sys.executable, command, {**os.environ, ENV_RUN_CONFIG: str(path)})
+    os.execve(sys.executable, command, {**os.environ, ENV_RUN_CONFIG: str(path), ENV_RUN_CONFIG_OWNED: "1"})

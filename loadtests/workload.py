@@ -159,13 +159,15 @@ def define_workload(events, environ: Mapping[str, str] = os.environ) -> dict[str
             environment.loadbench_connections = ConnectionsPlugin(  # type: ignore[attr-defined]
                 environment, gauges=gauges, run_dir=run_dir, interval_s=config.profile.interval_s
             )
-        environment.loadbench_recorder = RecorderPlugin(  # type: ignore[attr-defined]
+        recorder = environment.loadbench_recorder = RecorderPlugin(  # type: ignore[attr-defined]
             environment, run_dir=run_dir, interval_s=config.profile.interval_s, end_after_s=config.end_after_s
         )
         if run_dir is not None:
             install_slo_tab(environment, run_dir / LIVE_SLO)
         if config.parent_pid is not None:  # started by loadbench run: never outlive it
-            parent_watch.install(environment, parent_pid=config.parent_pid, run_dir=run_dir)
+            parent_watch.install(
+                environment, parent_pid=config.parent_pid, run_dir=run_dir, await_finals=recorder.await_final_reports
+            )
 
     events.init.add_listener(on_init)
     events.init_command_line_parser.add_listener(lambda parser, **_: add_arguments(parser, config))

@@ -212,11 +212,12 @@ def test_remote_worker_recipe_on_one_machine(
     port = free_port()
     targets = ["--profile", str(profile), "--target", "green", "--green-url", green.url]
     master = ["--master", "127.0.0.1", "--master-port", str(port)]
+    (tmp_path / "worker-tmp").mkdir()
     worker = subprocess.Popen(
         [sys.executable, "-m", "loadtests.cli", "worker", *master, *targets],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, ENV_USER_PASSWORD: pool_password},
+        env={**os.environ, ENV_USER_PASSWORD: pool_password, "TMPDIR": str(tmp_path / "worker-tmp")},
     )
     out = tmp_path / "run"
     try:
@@ -229,5 +230,6 @@ def test_remote_worker_recipe_on_one_machine(
             worker.kill()
     assert code in (0, 3), capsys.readouterr().out
     assert worker_exit == 0
+    assert list((tmp_path / "worker-tmp").iterdir()) == []  # the worker's run config went with it
     assert_counts_match_locust(out)
     assert load_run(out).samples["count"].sum() > 0

@@ -215,13 +215,23 @@ class RecorderPlugin(IntervalPlugin[SampleRow]):
         # its next message and the master forgets it meanwhile, so a later quit would never reach
         # it. On quit a worker stops its users (our test_stop listener sends the final interval),
         # sends its last stats and exits by itself, remote workers included.
-        workers = {client.id for client in runner.clients.all} - self._lost  # type: ignore[attr-defined]
+        workers = self._live_workers()
         for node_id in sorted(workers):
             runner.server.send_to_client(Message("quit", None, node_id))  # type: ignore[attr-defined]
         stop_timeout = float(self.environment.stop_timeout or 0)
-        deadline = time.monotonic() + stop_timeout + FINAL_REPORTS_WAIT_S
+        self.await_final_reports(stop_timeout + FINAL_REPORTS_WAIT_S, workers=workers)
+        runner.quit()
+
+    def _live_workers(self) -> set[str]:
+        return {client.id for client in self.environment.runner.clients.all} - self._lost  # type: ignore[union-attr]
+
+    def await_final_reports(self, timeout_s: float, *, workers: set[str] | None = None) -> None:
+        """Master: wait (at most ``timeout_s``) until every worker has sent its final interval and,
+        right after it, Locust's own last stats; a worker that never does is named in events.jsonl."""
+        workers = self._live_workers() if workers is None else workers
+        deadline = time.monotonic() + timeout_s
         while not workers <= self._final_from and time.monotonic() < deadline:
-            gevent.sleep(0.1)
+            gevent.sleep(0.05)
         if missing := sorted(workers - self._final_from):
             self.write_event("final_reports_missing", workers=missing)
         # A worker sends Locust's own last stats right after our final interval (same socket, in
@@ -229,7 +239,6 @@ class RecorderPlugin(IntervalPlugin[SampleRow]):
         # seconds short of the samples we recorded.
         while not (workers & self._final_from) <= self._stats_after_final and time.monotonic() < deadline:
             gevent.sleep(0.05)
-        runner.quit()
 
     def received(self, node: str, rows: list[SampleRow], data: dict[str, Any], *, final: bool) -> None:
         if final:
