@@ -1,5 +1,9 @@
 """Shared fixtures. Locust patches the standard library with gevent when it is imported; doing it
-here first keeps every test in one consistent (patched) world, as Locust's own tests do."""
+here first keeps every test in one consistent (patched) world, as Locust's own tests do.
+
+The ``e2e`` marker is checked, not trusted, so that the fast lane (``pytest -m "not e2e"``) stays
+fast: a test that uses a fixture starting servers is marked here, and a test without the marker
+that starts a process or listens on a socket fails, saying so."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ monkey.patch_all()
 
 import os  # noqa: E402
 import secrets  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -66,3 +72,25 @@ def blue(start_backend: StartBackend) -> BackendProcess:
 @pytest.fixture(scope="session")
 def green(start_backend: StartBackend) -> BackendProcess:
     return start_backend("green")
+
+
+# Fixtures that start servers (here, in tests/battery/conftest.py and the modules' own).
+SERVER_FIXTURES = frozenset({"start_backend", "blue", "green", "backend", "stub", "blue_walk"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _e2e_is_declared(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("e2e") is not None:
+        return
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError(f"{request.node.nodeid} starts a process or a server: mark it e2e")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(socket.socket, "listen", refuse)

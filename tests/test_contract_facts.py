@@ -203,6 +203,7 @@ def test_blue_sends_no_ping_before_the_socket_has_opened_a_chat(blue, pool_passw
     assert all(e["context"]["outcome"] == "ok" for e in hook.events)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("color", ["blue", "green"])
 def test_a_fresh_socket_opens_an_existing_chat_before_pinging(color: str, request: pytest.FixtureRequest,
                                                               pool_password: str) -> None:  # fmt: skip

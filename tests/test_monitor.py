@@ -46,6 +46,7 @@ def test_listening_port_finds_the_backend(green: BackendProcess) -> None:
     assert listening_pid(green.port) == green.pid
 
 
+@pytest.mark.e2e
 def test_cpu_of_a_busy_child_is_counted() -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", "import subprocess,sys; subprocess.run([sys.executable,'-c','while True: pass'])"]

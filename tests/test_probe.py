@@ -128,6 +128,7 @@ def test_a_refreshed_token_without_claims_is_named_as_greens_defect(
     assert any("auth.refresh" in d and "carries no `username` and `roles` claim" in d for d in summary["defects"])
 
 
+@pytest.mark.e2e
 def test_blues_password_hash_is_flagged_without_failing_green() -> None:
     blue_target, blue_results = walked("blue", hash_in_user_replies=True)
     green_target, green_results = walked("green")

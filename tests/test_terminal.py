@@ -108,6 +108,7 @@ def test_a_ci_log_reads_line_by_line_and_json_matches_the_verdict(tmp_path: Path
     assert result["exit_code"] == quiet.returncode == result["verdict"]["exit_code"]
 
 
+@pytest.mark.e2e
 def test_doctor_reports_a_lowered_open_file_limit() -> None:
     def lower() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (512, 2048))

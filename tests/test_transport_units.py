@@ -93,6 +93,7 @@ def test_every_name_a_dialect_module_exports_exists(package: str) -> None:
     assert all(hasattr(module, name) for name in module.__all__)
 
 
+@pytest.mark.e2e
 def test_the_surfaces_import_no_io_stack() -> None:
     # The orchestrator imports transport.errors (through the probe) and the profile swarm.settings:
     # neither may pull in Locust (it patches the standard library) or a socket library.

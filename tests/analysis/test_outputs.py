@@ -106,6 +106,7 @@ def test_report_writes_plots_and_a_self_contained_html(clean: Path, tmp_path: Pa
     assert main(["report", str(path)]) == 0 and (path / "report.html").exists()
 
 
+@pytest.mark.e2e
 def test_matplotlib_is_not_imported_by_the_cli() -> None:
     code = "import sys, loadtests.cli; print('matplotlib' in sys.modules, 'analysis.plots' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ANALYSIS = Path(__file__).resolve().parents[2] / "analysis"
 MAX_LINES = 500
 
@@ -79,6 +81,7 @@ def test_no_analysis_module_is_oversized() -> None:
     assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
 
 
+@pytest.mark.e2e
 def test_the_public_surface_resolves_lazily() -> None:
     code = (
         "import sys, analysis\n"

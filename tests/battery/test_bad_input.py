@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from battery_helpers import assert_clean_failure, loadbench
 
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
+
 GOOD = """\
 version: 1
 name: battery

@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from battery_helpers import ROOT
+
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
 
 PROFILE = """\
 version: 1

@@ -118,6 +118,7 @@ def _limited_loadbench(*args: str, timeout: float = 60) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
+@pytest.mark.e2e
 def test_samples_linked_to_dev_zero(run: Path) -> None:
     (run / "samples.jsonl").unlink()
     (run / "samples.jsonl").symlink_to("/dev/zero")
@@ -126,6 +127,7 @@ def test_samples_linked_to_dev_zero(run: Path) -> None:
     assert "samples.jsonl is a character device, not a regular file" in stderr
 
 
+@pytest.mark.e2e
 def test_a_fifo_as_samples_does_not_hang_check(run: Path) -> None:
     (run / "samples.jsonl").unlink()
     os.mkfifo(run / "samples.jsonl")
@@ -153,6 +155,7 @@ def test_history_rebuild_skips_a_bad_run_and_carries_on(base: Path, tmp_path: Pa
     assert str(good.name) in index and str(also_good.name) in index and "b-deep" not in index
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", ["run", "worker"])
 def test_an_ipv4_address_in_brackets(command: str) -> None:
     args = ["--target", "green", "--green-url", "http://[127.0.0.1]:5000"]
@@ -173,6 +176,7 @@ def test_the_notebook_entry_points_refuse_a_hostile_run(run: Path) -> None:
     assert "manifest.json" in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.e2e
 def test_the_notebook_under_papermill_shows_one_line(run: Path, tmp_path: Path) -> None:
     """Executed headless (as the CI job does), the notebook's error output is the one-line reason,
     not a traceback through the library (papermill itself exits 1 on any failed cell)."""

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from battery_helpers import ROOT, loadbench
 
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
+
 PROFILE = """\
 version: 1
 name: interrupt

@@ -19,6 +19,8 @@ from battery_helpers import ROOT, loadbench
 
 from analysis.load import load_run
 
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
+
 PROFILE = """\
 version: 1
 name: orphans

@@ -20,6 +20,8 @@ from loadtests.swarm.connection import ConnectFailed, SioSwarmConnection, WsSwar
 from loadtests.transport.errors import TransportError
 from loadtests.transport.realtime import SocketIOConnection, WebSocketConnection
 
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
+
 
 class _Listener:
     """A loopback TCP server in a thread. ``redirect_to``: answer every request with a 302 there;

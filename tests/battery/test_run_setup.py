@@ -18,6 +18,8 @@ from battery_helpers import ROOT, assert_clean_failure, loadbench
 from loadtests.errors import ConfigError
 from loadtests.recorder.rundir import RunDirectory
 
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
+
 SHORT = """\
 version: 1
 name: setup

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from conftest import MakeRun
 
 from analysis.compare_synthetic import Plant
+
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "blue_vs_green.ipynb"
 

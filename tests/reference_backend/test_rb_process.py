@@ -14,6 +14,8 @@ from rb_helpers import PASSWORD, SECRET, USER, make_settings
 from reference_backend.process import BackendStartError, settings_without_secrets, start_backend_process
 from reference_backend.settings import FaultSettings
 
+pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
+
 _RSS = re.compile(r"^process_resident_memory_bytes (\S+)$", re.MULTILINE)
 
 
