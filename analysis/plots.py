@@ -85,10 +85,21 @@ def _shade_ramp(ax: Axes, axis: _TimeAxis) -> None:
         ax.axvspan(0, axis.ramp_end, color=RAMP_COLOR, alpha=0.5, lw=0, label="ramp-up")
 
 
+# Fixed margins and gaps (inches), not a layout engine: constrained layout measures every text in
+# a first draw and then draws again, half of a report's time (a `ci` run's plots: 5.1 s, 2.2 s
+# without). These figures have a known shape (a title, panels, a legend below), so their room is known.
+_LEFT, _RIGHT, _TOP, _BOTTOM, _ROW_GAP, _COL_GAP = 0.85, 0.3, 0.6, 0.95, 0.95, 0.85
+
+
 def _figure(rows: int = 1, cols: int = 1, *, height: float = 3.2, width: float = 12.0) -> tuple[Figure, Any]:
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, max(height * rows, 3.0)), dpi=100, layout="constrained")
+    tall = max(height * rows, 3.0)
+    figure = Figure(figsize=(width, tall), dpi=100)
+    panel_height = (tall - _TOP - _BOTTOM - _ROW_GAP * (rows - 1)) / rows
+    panel_width = (width - _LEFT - _RIGHT - _COL_GAP * (cols - 1)) / cols
+    figure.subplots_adjust(left=_LEFT / width, right=1 - _RIGHT / width, top=1 - _TOP / tall, bottom=_BOTTOM / tall,
+                           hspace=_ROW_GAP / panel_height, wspace=_COL_GAP / panel_width)  # fmt: skip
     axes = figure.subplots(rows, cols, squeeze=False)
     return figure, axes
 
@@ -183,7 +194,8 @@ def _target_legend(figure: Figure, targets: list[str], extra: list[tuple[str, di
 
     handles = [Line2D([], [], color=target_color(t, targets), lw=2.5, label=mpl_text(t)) for t in targets]
     handles += [Line2D([], [], color="#333333", label=mpl_text(label), **style) for label, style in extra]
-    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
+    figure.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=len(handles), frameon=False,
+                  fontsize=9)  # fmt: skip
 
 
 _PERCENTILE_STYLES = {50: {"ls": ":", "lw": 1.2}, 95: {"ls": "-", "lw": 1.8}, 99: {"ls": "--", "lw": 1.2}}
