@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
@@ -126,7 +127,10 @@ def client(backend: Any, password: str, hook: Hook, **kwargs: Any) -> PlatformCl
 
 
 def test_a_rate_limited_login_waits_for_retry_after_and_gives_up_after_a_few(start_backend, pool_password) -> None:
-    rules = [{"prefix": "/api/auth", "limit": 1, "window_s": 900}]
+    # Windows are aligned to the epoch (green's Redis keys name the window): a day-long one, so the
+    # real window cannot roll over while the test runs, and Retry-After is hours, not seconds (a
+    # 900 s window left under 60 s in 1 of 15 runs, and the client rightly tried again).
+    rules = [{"prefix": "/api/auth", "limit": 1, "window_s": 86_400}]
     backend = start_backend("green", faults={"rate_limit": True, "rate_limits": rules})
     hook, clock = Hook(), Clock()
     assert client(backend, pool_password, Hook()).login()  # takes the window's only login
@@ -134,10 +138,12 @@ def test_a_rate_limited_login_waits_for_retry_after_and_gives_up_after_a_few(sta
     assert not user.ensure_session()
     (first,) = hook.named("auth.login")
     assert first["context"]["outcome"] == "rate_limited" and "Retry-After" in str(first["exception"])
+    retry_after = float(re.search(r"Retry-After (\d+) s", str(first["exception"])).group(1))  # type: ignore[union-attr]
+    assert retry_after > 60
     clock.now += 60  # past LOGIN_RETRY_S, not past Retry-After: no new attempt
     assert not user.ensure_session() and len(hook.named("auth.login")) == 1
     for _ in range(MAX_LOGIN_ATTEMPTS + 2):
-        clock.now += 901
+        clock.now += retry_after + 1
         user.ensure_session()
     assert len(hook.named("auth.login")) == MAX_LOGIN_ATTEMPTS and user.gave_up_login
 
