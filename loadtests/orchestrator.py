@@ -28,10 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from analysis.history import index_run
-from analysis.judge import Judged, judge_run, write_report, write_verdict
 from contract.accounts import ENV_JWT_SECRET
 from loadtests import metadata
 from loadtests.config import RunConfig, TargetConfig
@@ -45,6 +43,9 @@ from loadtests.planning import RunPlan, RunRequest, plan_run
 from loadtests.recorder.format import RUN_CONFIG, iso
 from loadtests.recorder.rundir import SAMPLES, Manifest, RunDirectory, iter_resource_rows
 from loadtests.run_targets import RunTargets
+
+if TYPE_CHECKING:
+    from analysis.judge import Judged
 
 __all__ = ["Clock", "RunObserver", "RunOutcome", "RunRequest", "run"]
 
@@ -268,6 +269,11 @@ class _Run:
     def judge(self) -> Judged | None:
         """Judge what was measured (a run stopped before its load has nothing to judge), write the
         verdict and the report, add the run to the index. Signals wait until all is written."""
+        # Imported here, not at the top: pandas and the analysis cost ~0.4 s, which a refused
+        # profile or an unreachable target should not wait for.
+        from analysis.history import index_run
+        from analysis.judge import judge_run, write_report, write_verdict
+
         judged = None
         late_signals: list[str] = []
         with interruptible(defer=late_signals):
