@@ -82,6 +82,10 @@ def cli() -> None:
     help="Skip the preflight (the probe's steps this workload needs, run once per color before the load).",
 )  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="No live view or status lines; print only the verdict line.")
+@click.option(
+    "--status-every", type=click.FloatRange(1, 3600), default=10, show_default=True, metavar="SECONDS",
+    help="Outside a terminal (a CI log): one status line this often.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print only the verdict as JSON on stdout (for scripts).")
 def run(
     profile: str,
@@ -100,6 +104,7 @@ def run(
     no_report: bool,
     no_preflight: bool,
     quiet: bool,
+    status_every: float,
     as_json: bool,
 ) -> None:
     """Run a profile headless against blue, green or both, then judge it against the SLOs.
@@ -109,7 +114,7 @@ def run(
     or rate-limited) stops the run before the load with exit 2 and one line saying what to change.
 
     In a terminal a live view shows the phase, users, requests per second, current p95s, errors
-    and each SLO's state; in a CI log it becomes one status line every ten seconds.
+    and each SLO's state; in a CI log it becomes one status line every ten seconds (--status-every).
 
     \b
     Examples:
@@ -148,7 +153,7 @@ def run(
         if mode != "quiet":
             out_console.print(f"[dim]·[/dim] {escape(message)}")
 
-    with Progress(out_console, mode) as progress:
+    with Progress(out_console, mode, log_every_s=status_every) as progress:
         outcome = run_profile(request, on_status=say, observer=progress)
     if outcome.judged is not None:
         step_summary.publish(outcome.judged.markdown, warn=render.warn)

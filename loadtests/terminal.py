@@ -111,9 +111,10 @@ def _slo_table(snapshot: Snapshot) -> Table | Text:
 
 
 class Progress:
-    def __init__(self, console: Console, mode: Mode) -> None:
+    def __init__(self, console: Console, mode: Mode, *, log_every_s: float = LOG_EVERY_S) -> None:
         self.console = console
         self.mode = mode
+        self.log_every_s = log_every_s  # a CI log's status lines
         self._watcher: RunWatcher | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,7 +152,7 @@ class Progress:
                     live.update(live_view(self._watcher.poll()))
                 live.update(live_view(self._watcher.poll()))
             return
-        while not self._stop.wait(LOG_EVERY_S):
+        while not self._stop.wait(self.log_every_s):
             self.console.print(escape(status_line(self._watcher.poll())))
 
     def _finish(self) -> None:

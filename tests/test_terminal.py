@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROFILE = """\
 version: 1
 name: terminal
-duration_s: 12
+duration_s: 8
 users: 4
 spawn_rate: 4
 health_probe_s: 0.5
@@ -92,7 +92,9 @@ def test_watcher_reads_only_what_was_appended(tmp_path: Path) -> None:
 def test_a_ci_log_reads_line_by_line_and_json_matches_the_verdict(tmp_path: Path) -> None:
     profile = tmp_path / "p.yaml"
     profile.write_text(PROFILE)
-    log = run_cli("run", "--profile", str(profile), "--out", str(tmp_path / "log"), "--no-report")
+    log = run_cli(
+        "run", "--profile", str(profile), "--out", str(tmp_path / "log"), "--no-report", "--status-every", "2"
+    )
     assert log.returncode == 0, log.stdout[-3000:] + log.stderr[-2000:]
     assert "\x1b" not in log.stdout  # no control characters in a CI log
     status = [line for line in log.stdout.splitlines() if line.startswith("[") and "req/s" in line]
@@ -101,7 +103,7 @@ def test_a_ci_log_reads_line_by_line_and_json_matches_the_verdict(tmp_path: Path
         assert phase in log.stdout
     assert "key metrics" in log.stdout and "chat.complete" in log.stdout and "verdict: PASSED" in log.stdout
 
-    profile.write_text(PROFILE.replace("duration_s: 12", "duration_s: 4"))  # the JSON needs no status line
+    profile.write_text(PROFILE.replace("duration_s: 8", "duration_s: 4"))  # the JSON needs no status line
     quiet = run_cli("run", "--profile", str(profile), "--out", str(tmp_path / "quiet"), "--no-report", "--json")
     result = json.loads(quiet.stdout)  # stdout holds the JSON alone
     assert result["verdict"] == json.loads((tmp_path / "quiet" / "verdict.json").read_text())
