@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
 PROFILE = """\
 version: 1
 name: worker-lost
-duration_s: 16
+duration_s: 10
 users: 6
 spawn_rate: 6
 health_probe_s: 0.5
@@ -58,7 +58,7 @@ def test_a_lost_worker_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
 OUTAGE = """\
 version: 1
 name: outage
-duration_s: 20
+duration_s: 14
 users: 4
 spawn_rate: 4
 health_probe_s: 0.5
