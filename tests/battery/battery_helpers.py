@@ -37,6 +37,29 @@ def loadbench(*args: str, env: dict[str, str] | None = None, timeout: float = 15
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def loadbench_all(
+    commands: dict[str, list[str]], *, at_once: int = 4, timeout: float = 150, env: dict[str, str] | None = None
+) -> dict[str, Result]:
+    """``loadbench(*args)`` for every entry, ``at_once`` processes at a time (each is a second of
+    imports, so a batch of refusals takes a fraction of its one-by-one time)."""
+    results: dict[str, Result] = {}
+    pending = list(commands.items())
+    running: list[tuple[str, subprocess.Popen[str]]] = []
+    while pending or running:
+        while pending and len(running) < at_once:
+            key, args = pending.pop(0)
+            command = [sys.executable, "-m", "loadtests.cli", *args]
+            proc = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                env={**os.environ, **(env or {})},
+            )  # fmt: skip
+            running.append((key, proc))
+        key, proc = running.pop(0)
+        stdout, stderr = proc.communicate(timeout=timeout)
+        results[key] = Result(proc.returncode, stdout, stderr)
+    return results
+
+
 def assert_clean_failure(result: Result, code: int, pattern: str) -> None:
     """The documented exit code, a one-line reason, and no traceback anywhere."""
     assert result.code == code, (result.code, result.stdout[-2000:], result.stderr[-2000:])

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from battery_helpers import assert_clean_failure, loadbench
+from battery_helpers import Result, assert_clean_failure, loadbench, loadbench_all
 
 pytestmark = pytest.mark.e2e  # runs the CLI as a process, or starts servers
 
@@ -54,12 +54,23 @@ PROFILE_CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def refused_profiles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Result]]:
+    """Every case of PROFILE_CASES run by its own process, a few at a time."""
+    folder = tmp_path_factory.mktemp("profiles")
+    commands = {}
+    for number, (case, (text, _)) in enumerate(sorted(PROFILE_CASES.items())):
+        path = profile(folder, text, name=f"p{number}.yaml")
+        commands[case] = ["run", "--profile", path, "--out", str(folder / f"run-{number}")]
+    return folder, loadbench_all(commands)
+
+
 @pytest.mark.parametrize("case", sorted(PROFILE_CASES))
-def test_bad_profile(case: str, tmp_path: Path) -> None:
-    text, pattern = PROFILE_CASES[case]
-    result = loadbench("run", "--profile", profile(tmp_path, text), "--out", str(tmp_path / "run"))
-    assert_clean_failure(result, 2, pattern)
-    assert not (tmp_path / "run").exists()  # nothing started, nothing half-written
+def test_bad_profile(case: str, refused_profiles: tuple[Path, dict[str, Result]]) -> None:
+    folder, results = refused_profiles
+    result = results[case]
+    assert_clean_failure(result, 2, PROFILE_CASES[case][1])
+    assert not (folder / f"run-{sorted(PROFILE_CASES).index(case)}").exists()  # nothing started, nothing half-written
     assert len(result.reason) < 300
 
 
@@ -152,19 +163,30 @@ def test_unreachable_target(tmp_path: Path) -> None:
 
 
 # -- misbehaving targets: measured, judged, never a crash ------------------------------------------
-@pytest.mark.parametrize(
-    ("mode", "outcome"),
-    [("html", "error"), ("hang", "timeout"), ("close", "error"), ("midway", "error"), ("error", "error")],
-)
-def test_misbehaving_target_is_measured_not_fatal(mode: str, outcome: str, tmp_path: Path, stub) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "run"
-    result = loadbench(
-        "run", "--profile", profile(tmp_path, GOOD), "--target", "green", "--green-url", stub(mode),
-        "--out", str(out), "--no-report",
-        env={"LOADBENCH_USER_PASSWORD": "x"},
-    )  # fmt: skip
-    assert_clean_failure(result, 1, r"auth_success|error_rate|availability")
-    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+MISBEHAVING = {"html": "error", "hang": "timeout", "close": "error", "midway": "error", "error": "error"}
+
+
+@pytest.fixture(scope="module")
+def misbehaved(tmp_path_factory: pytest.TempPathFactory, stub) -> tuple[Path, dict[str, Result]]:  # type: ignore[no-untyped-def]
+    """A short run against each misbehaving stub, three runs at a time (they wait on the stubs more
+    than they compute; their assertions are on outcomes, not on latencies)."""
+    folder = tmp_path_factory.mktemp("misbehaving")
+    good = profile(folder, GOOD)
+    commands = {
+        mode: ["run", "--profile", good, "--target", "green", "--green-url", stub(mode),
+               "--out", str(folder / mode), "--no-report"]
+        for mode in MISBEHAVING
+    }  # fmt: skip
+    return folder, loadbench_all(commands, at_once=3, env={"LOADBENCH_USER_PASSWORD": "x"})
+
+
+@pytest.mark.parametrize(("mode", "outcome"), list(MISBEHAVING.items()))
+def test_misbehaving_target_is_measured_not_fatal(
+    mode: str, outcome: str, misbehaved: tuple[Path, dict[str, Result]]
+) -> None:
+    folder, results = misbehaved
+    assert_clean_failure(results[mode], 1, r"auth_success|error_rate|availability")
+    rows = [json.loads(line) for line in (folder / mode / "samples.jsonl").read_text().splitlines()]
     logins = {row["outcome"] for row in rows if row["name"] == "auth.login"}
     assert outcome in logins, logins
     assert not any(row["outcome"] == "ok" and row["name"] == "auth.login" for row in rows)
