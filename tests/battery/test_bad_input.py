@@ -254,7 +254,7 @@ def test_a_full_disk_mid_run(tmp_path: Path) -> None:
     from battery_helpers import ROOT
 
     def limit_file_size() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
     out = tmp_path / "run"
     text = (
