@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from shared_runs import CleanRun, start_clean_paired_run  # noqa: E402
 
 from reference_backend.process import BackendProcess, start_backend_process  # noqa: E402
 from reference_backend.settings import (  # noqa: E402
@@ -65,6 +66,13 @@ def start_backend(secrets_env: dict[str, str]) -> Iterator[StartBackend]:
 
 
 @pytest.fixture(scope="session")
+def clean_paired_run(tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
+    """One short clean run on both colors for the whole session (tests/shared_runs.py): read its
+    outputs, never change them (copy it first)."""
+    return start_clean_paired_run(tmp_path_factory.mktemp("clean-paired"))
+
+
+@pytest.fixture(scope="session")
 def blue(start_backend: StartBackend) -> BackendProcess:
     return start_backend("blue")
 
@@ -75,7 +83,7 @@ def green(start_backend: StartBackend) -> BackendProcess:
 
 
 # Fixtures that start servers (here, in tests/battery/conftest.py and the modules' own).
-SERVER_FIXTURES = frozenset({"start_backend", "blue", "green", "backend", "stub", "blue_walk"})
+SERVER_FIXTURES = frozenset({"start_backend", "blue", "green", "backend", "stub", "blue_walk", "clean_paired_run"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_runs import CleanRun
 
 from analysis.load import load_run
 from analysis.stats import ok_histogram, percentile_ms, select
@@ -44,12 +45,8 @@ slos:
 """
 
 
-def test_loadbench_run_writes_a_judged_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    profile = tmp_path / "e2e.yaml"
-    profile.write_text(SHORT_PROFILE)
-    out = tmp_path / "run"
-    code = main(["run", "--profile", str(profile), "--target", "both", "--out", str(out)])
-    printed = capsys.readouterr().out
+def test_loadbench_run_writes_a_judged_run_directory(clean_paired_run: CleanRun) -> None:
+    code, printed, out = clean_paired_run.code, clean_paired_run.printed, clean_paired_run.out
     assert code == 0, printed
     assert "verdict: PASSED" in printed and "chat.first_token" in printed
 
@@ -59,7 +56,7 @@ def test_loadbench_run_writes_a_judged_run_directory(tmp_path: Path, capsys: pyt
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["passed"] is True and verdict["exit_code"] == 0 and verdict["checks"]
     assert (out / "locust" / "stats_stats.csv").exists()
-    assert (out / "summary.md").read_text().startswith("## loadbench e2e")
+    assert (out / "summary.md").read_text().startswith("## loadbench fault-clean")
 
     run = load_run(out)
     for color in ("blue", "green"):

@@ -14,44 +14,16 @@ isolates the check under test (``relaxed_error_rate``).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from shared_runs import CleanRun, fault_profile
 
 from loadtests.cli import main
 
 pytestmark = pytest.mark.e2e
-
-PROFILE = """\
-version: 1
-name: fault-{name}
-description: planted fault for the analysis tests
-duration_s: 8
-users: 4
-spawn_rate: 4
-mix: {{ChatUser: 1}}
-health_probe_s: 0.5
-chat: {{think_time_s: [0.1, 0.3]}}
-reference_backend:
-  llm: {{first_token: 200, token_gap: 5, chunks: 6}}
-{faults}
-slos:
-  override:
-    http_p95: {{min_samples: 10}}
-    server_memory: {{threshold: 110}}
-    server_cpu: {{threshold: 25}}
-    error_rate: {{min_samples: 20{error_threshold}}}
-    connection_success: {{min_samples: 1}}  # 2 users per color; the auth fault can leave one connected
-    chat_complete: {{min_samples: 3}}
-    auth_success: {{min_samples: 2}}
-    availability: {{min_samples: 5}}
-"""
-# Short-run thresholds: clean runs measured ~55-65 MB RSS and 1-4 % CPU per server, against the
-# migration's 512 MB and 50 %. The memory fault costs CPU too (every leaked page is written): at
-# 4 MB a request it reached 17 % CPU, past the CPU threshold of the time (15 %), so it leaks 2 MB a
-# request (~185 MB on a quiet machine, less on a slow one, against 110 MB) and the CPU fault burns
-# 100 ms a request (50 ms measured 27 %), against 25 %: each fault clear of the other's threshold.
 
 
 @dataclass(frozen=True)
@@ -77,30 +49,15 @@ FAULTS = (
 )
 
 
-def profile_text(name: str, faults: str = "", *, relaxed_error_rate: bool = False) -> str:
-    return PROFILE.format(name=name, faults=faults, error_threshold=", threshold: 20" if relaxed_error_rate else "")
-
-
 def checks_of(out: Path) -> dict[str, bool | None]:
     verdict = json.loads((out / "verdict.json").read_text())
     return {check["id"]: check["passed"] for check in verdict["checks"]}
 
 
-@pytest.fixture(scope="module")
-def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
-    """A clean run on both colors, with the report (the one run of this module that draws it)."""
-    folder = tmp_path_factory.mktemp("clean")
-    profile = folder / "clean.yaml"
-    profile.write_text(profile_text("clean"))
-    out = folder / "run"
-    code = main(["run", "--profile", str(profile), "--target", "both", "--out", str(out)])
-    return code, "", out
-
-
-def test_a_clean_run_passes_every_check_and_writes_every_output(clean_run: tuple[int, str, Path]) -> None:
-    code, _, out = clean_run
+def test_a_clean_run_passes_every_check_and_writes_every_output(clean_paired_run: CleanRun) -> None:
+    out = clean_paired_run.out
     checks = checks_of(out)
-    assert code == 0, checks
+    assert clean_paired_run.code == 0, checks
     assert all(passed is True for passed in checks.values()), checks
     assert {check.split("[")[0] for check in checks} == {
         "http_p95",
@@ -117,8 +74,8 @@ def test_a_clean_run_passes_every_check_and_writes_every_output(clean_run: tuple
     assert len(list((out / "plots").glob("*.png"))) == 6
 
 
-def test_too_few_samples_exits_3(clean_run: tuple[int, str, Path], tmp_path: Path) -> None:
-    _, _, out = clean_run
+def test_too_few_samples_exits_3(clean_paired_run: CleanRun, tmp_path: Path) -> None:
+    out = shutil.copytree(clean_paired_run.out, tmp_path / "run")  # check rewrites the verdict
     demanding = tmp_path / "demanding.yaml"
     demanding.write_text("override: {chat_complete: {min_samples: 100000}}\n")
     assert main(["check", str(out), "--slo", str(demanding)]) == 3
@@ -147,7 +104,7 @@ def test_a_planted_fault_fails_its_check_and_only_it(
     faults = "\n".join(f"  {fault.target}: {{faults: {fault.faults}}}" for fault in pair)
     relaxed = any(fault.relaxed_error_rate for fault in pair)
     name = "-".join(fault.check for fault in pair).replace("_", "-")
-    profile.write_text(profile_text(name, faults, relaxed_error_rate=relaxed))
+    profile.write_text(fault_profile(name, faults, relaxed_error_rate=relaxed))
     out = tmp_path / "run"
     # No preflight: the faults' seeds count the run's own requests (the first login fails, ...), and
     # the preflight's would take those draws first. The preflight has its own tests.
