@@ -79,8 +79,11 @@ def test_target_canary_moves_users_from_blue_to_green(tmp_path) -> None:  # type
 
     profile = tmp_path / "c.yaml"
     profile.write_text(
-        "version: 1\nname: canary-test\nduration_s: 15\nusers: 10\nspawn_rate: 20\nhealth_probe_s: 1\n"
+        "version: 1\nname: canary-test\nduration_s: 9\nusers: 10\nspawn_rate: 20\nhealth_probe_s: 1\n"
         "chat: {think_time_s: [0.2, 0.5]}\n"
+        # two stages, not the default three (test_run_parts: --target canary plans those)
+        "shape: {kind: canary, stages: [{duration_s: 4.5, blue: 90, green: 10},\n"
+        "                               {duration_s: 4.5, blue: 0, green: 100}]}\n"
     )
     out = tmp_path / "run"
     assert main(["run", "--profile", str(profile), "--target", "canary", "--out", str(out), "--no-report"]) in (0, 1, 3)
@@ -88,7 +91,7 @@ def test_target_canary_moves_users_from_blue_to_green(tmp_path) -> None:  # type
     users = [(r["t"], r["target"], r["value"]) for r in readings if r["name"] == "users"]
     start = min(t for t, _, _ in users)
     early = {color: value for t, color, value in users if start + 1.5 <= t <= start + 4}
-    late = {color: value for t, color, value in users if start + 11 <= t <= start + 13.5}
+    late = {color: value for t, color, value in users if start + 6.5 <= t <= start + 8.5}
     assert early["blue"] > early["green"]  # 90/10 (each color also runs its health probe)
     assert late["blue"] <= 1 and late["green"] >= 9  # 0/100: only blue's probe is left
     manifest = json.loads((out / "manifest.json").read_text())
