@@ -15,7 +15,9 @@ from analysis.compare_words import conclusion
 
 __all__ = ["COMPARISON_HTML", "COMPARISON_JSON", "COMPARISON_MD", "SCHEMA_VERSION", "to_json"]
 
-SCHEMA_VERSION = 1
+# 1: the first; 2 (2026-12-06): `same` needs equivalence shown (TOST), metrics gain `equivalence`,
+# quantiles `equivalence_ci`/`equivalence_diff_ci`; a metric that was `same` may now be `inconclusive`.
+SCHEMA_VERSION = 2
 COMPARISON_JSON = "comparison.json"
 COMPARISON_MD = "comparison.md"
 COMPARISON_HTML = "comparison.html"
@@ -35,7 +37,7 @@ def _clean(value: Any) -> Any:
 
 
 def to_json(comparison: Comparison) -> dict[str, Any]:
-    """``comparison.json`` (schema version 1; results/README.md documents every field)."""
+    """``comparison.json`` (schema version 2; results/README.md documents every field)."""
     data = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": comparison.generated_at,

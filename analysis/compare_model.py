@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from analysis.compare_equivalence import Equivalence
 from analysis.compare_stats import Buckets, DistributionTest, ProportionTest, QuantileComparison, RankTest, Trend
 from analysis.compare_thresholds import Thresholds
 from loadtests.errors import ConfigError
@@ -119,6 +120,8 @@ class MetricComparison:
     latency: LatencyEvidence | None = None
     errors: ProportionTest | None = None
     resource: ResourceEvidence | None = None
+    # `same` needs equivalence shown (compare_equivalence); set wherever it was tested
+    equivalence: Equivalence | None = None
 
     @property
     def ratio(self) -> float | None:

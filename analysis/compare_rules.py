@@ -47,6 +47,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from analysis.compare_equivalence import Equivalence, difference_equivalence, ratio_equivalence
 from analysis.compare_inputs import ErrorInput, Inputs, LatencyInput, ResourceSeries
 from analysis.compare_model import (
     Family,
@@ -60,9 +61,11 @@ from analysis.compare_model import (
 from analysis.compare_stats import (
     Buckets,
     block_trend,
+    difference_interval_pp,
     kolmogorov_smirnov,
     mann_whitney,
     quantile_comparison,
+    slope_difference_interval,
     slope_difference_p,
     two_proportions,
 )
@@ -121,6 +124,7 @@ def judge_latency(item: LatencyInput, t: Thresholds, family: Family) -> MetricCo
     worse: list[str] = []
     better: list[str] = []
     quantiles = []
+    equivalence: Equivalence | None = None
     level = f"{100 * family.decision_level:.4g} %"
     for q in comparisons:
         if q.percentile not in judged:
@@ -163,11 +167,18 @@ def judge_latency(item: LatencyInput, t: Thresholds, family: Family) -> MetricCo
     elif better:
         verdict, reason = "better", "; ".join(better)
     else:
-        verdict = "same"
-        p95 = next((q for q in comparisons if q.percentile == 95.0), None)
-        reason = f"no judged percentile past its threshold at {level}" + (
-            f" (p95 x{p95.ratio:.3f}, 95 % CI [{p95.ratio_ci[0]:.3f}, {p95.ratio_ci[1]:.3f}])" if p95 else ""
-        )
+        p95 = next((q.comparison for q in quantiles if q.comparison.percentile == 95.0 and q.judged), None)
+        if p95 is None:
+            verdict = "inconclusive"
+            reason = f"nothing worse or better, and p95 not judged (fewer than {t.min_tail} samples beyond it)"
+        else:
+            equivalence = ratio_equivalence(
+                percentile=95.0, ratio_interval=p95.equivalence_ci, diff_interval=p95.equivalence_diff_ci,
+                ratio_margin=t.ratio_for(95.0), ms_margin=t.equivalence_ms,
+                level=1 - 2 * family.decision_alpha, n=min(a.n, b.n),
+            )  # fmt: skip
+            verdict = "same" if equivalence.shown else "inconclusive"
+            reason = f"no judged percentile past its threshold at {level}; {equivalence.text}"
         if ks.p_value < family.decision_alpha:
             reason += f"; the distributions differ (KS p={ks.p_value:.2g}) but by less than the practical thresholds"
     return MetricComparison(
@@ -175,6 +186,7 @@ def judge_latency(item: LatencyInput, t: Thresholds, family: Family) -> MetricCo
         reason=reason,
         tests=len(judged) + 1,
         latency=evidence,
+        equivalence=equivalence,
         **base,  # type: ignore[arg-type]
     )
 
@@ -208,17 +220,39 @@ def judge_errors(item: ErrorInput, t: Thresholds, family: Family) -> MetricCompa
         f"(95 % CI [{test.diff_ci_pp[0]:+.3g}, {test.diff_ci_pp[1]:+.3g}]), "
         f"{test.method} p={test.p_value:.2g}"
     )
-    verdict: Verdict = "same"
+    verdict: Verdict
+    equivalence = None
     if test.p_value < family.decision_alpha and test.diff_pp >= t.error_rate_pp:
         verdict, reason = "worse", f"{described} < {family.decision_alpha:.2g} and ≥ +{t.error_rate_pp:g} pp"
     elif test.p_value < family.decision_alpha and test.diff_pp <= -t.error_rate_pp:
         verdict, reason = "better", f"{described} < {family.decision_alpha:.2g} and ≤ -{t.error_rate_pp:g} pp"
-    elif test.method == "none":
-        reason = "no failures on either side"
     else:
-        reason = f"{described}: not past p < {family.decision_alpha:.2g} and ±{t.error_rate_pp:g} pp"
+        level = 1 - 2 * family.decision_alpha
+        counts = (item.failures_a, item.judged_a, item.failures_b, item.judged_b)
+        rates = (item.failures_a / item.judged_a, item.failures_b / item.judged_b)
+
+        def interval_at(n: int) -> tuple[float, float]:  # the same rates, n judged a side
+            return difference_interval_pp(round(rates[0] * n), n, round(rates[1] * n), n, level=level)
+
+        equivalence = difference_equivalence(
+            statistic="error rate B-A", interval=difference_interval_pp(*counts, level=level),
+            margin=t.error_rate_pp, unit="pp", level=level, n=min(item.judged_a, item.judged_b),
+            interval_at=interval_at,
+        )  # fmt: skip
+        verdict = "same" if equivalence.shown else "inconclusive"
+        prefix = "no failures on either side" if test.method == "none" else (
+            f"{described}: not past p < {family.decision_alpha:.2g} and ±{t.error_rate_pp:g} pp"
+        )  # fmt: skip
+        reason = f"{prefix}; {equivalence.text}"
     tests = 1 if item.testable(t) else 0
-    return MetricComparison(verdict=verdict, reason=reason, tests=tests, errors=test, **base)  # type: ignore[arg-type]
+    return MetricComparison(
+        verdict=verdict,
+        reason=reason,
+        tests=tests,
+        errors=test,
+        equivalence=equivalence,
+        **base,  # type: ignore[arg-type]
+    )
 
 
 def judge_peak(
@@ -325,14 +359,28 @@ def judge_slope(
         f"±{trend_a.stderr_per_min:.2g}/±{trend_b.stderr_per_min:.2g}, Welch p={_fmt(p_value, 2)})"
     )
     significant = math.isfinite(p_value) and p_value < family.decision_alpha
-    verdict: Verdict = "same"
+    verdict: Verdict
+    equivalence = None
     if significant and diff >= threshold:
         verdict, reason = "worse", f"{described} < {family.decision_alpha:.2g} and ≥ +{threshold:g} {unit}"
     elif significant and diff <= -threshold:
         verdict, reason = "better", f"{described} < {family.decision_alpha:.2g} and ≤ -{threshold:g} {unit}"
     else:
-        reason = f"{described}: not past p < {family.decision_alpha:.2g} and ±{threshold:g} {unit}"
-    return MetricComparison(verdict=verdict, reason=reason, tests=1, resource=evidence, **base)  # type: ignore[arg-type]
+        level = 1 - 2 * family.decision_alpha
+        equivalence = difference_equivalence(
+            statistic="slope B-A", interval=slope_difference_interval(trend_a, trend_b, level=level),
+            margin=threshold, unit=unit, level=level, n=min(trend_a.n, trend_b.n),
+        )  # fmt: skip
+        verdict = "same" if equivalence.shown else "inconclusive"
+        reason = f"{described}: not past p < {family.decision_alpha:.2g} and ±{threshold:g} {unit}; {equivalence.text}"
+    return MetricComparison(
+        verdict=verdict,
+        reason=reason,
+        tests=1,
+        resource=evidence,
+        equivalence=equivalence,
+        **base,  # type: ignore[arg-type]
+    )
 
 
 def decision_family(inputs: Inputs, resources: tuple[ResourceSeries, ResourceSeries], t: Thresholds) -> Family:

@@ -146,6 +146,9 @@ class QuantileComparison:
     decision_ci: tuple[float, float]
     decision_level: float
     p_value: float
+    # Two one-sided tests at the decision alpha: the (1 - 2 alpha) intervals of B/A and B - A.
+    equivalence_ci: tuple[float, float] = (math.nan, math.nan)
+    equivalence_diff_ci: tuple[float, float] = (math.nan, math.nan)
 
 
 def quantile_comparison(
@@ -166,6 +169,7 @@ def quantile_comparison(
     diffs = reps_b - reps_a
     shown = ((1 - confidence) / 2, (1 + confidence) / 2)
     decided = ((1 - decision_level) / 2, (1 + decision_level) / 2)
+    one_sided = (1 - decision_level, decision_level)  # TOST at the decision alpha
     results = []
     for column, percentile in enumerate(percentiles):
         a_ms, b_ms = a.percentile(percentile), b.percentile(percentile)
@@ -185,6 +189,8 @@ def quantile_comparison(
                 decision_ci=_interval(r, decided),
                 decision_level=decision_level,
                 p_value=min(1.0, 2 * min(below, 1 - below)),
+                equivalence_ci=_interval(r, one_sided),
+                equivalence_diff_ci=_interval(diffs[:, column], one_sided),
             )
         )
     return results
@@ -304,6 +310,22 @@ def two_proportions(
     )
 
 
+def difference_interval_pp(
+    failures_a: int, judged_a: int, failures_b: int, judged_b: int, *, level: float
+) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of B - A at ``level``, in percentage points."""
+    if not judged_a or not judged_b:
+        return (math.nan, math.nan)
+    z = float(scipy_stats.norm.ppf((1 + level) / 2))
+    rate_a, rate_b = failures_a / judged_a, failures_b / judged_b
+    low_a, high_a = _wilson(failures_a, judged_a, z)
+    low_b, high_b = _wilson(failures_b, judged_b, z)
+    diff = rate_b - rate_a
+    low = diff - math.sqrt((rate_b - low_b) ** 2 + (high_a - rate_a) ** 2)
+    high = diff + math.sqrt((high_b - rate_b) ** 2 + (rate_a - low_a) ** 2)
+    return (100 * low, 100 * high)
+
+
 def _wilson(successes: int, total: int, z: float) -> tuple[float, float]:
     if total == 0:
         return (math.nan, math.nan)
@@ -345,6 +367,20 @@ def block_trend(times: np.ndarray, values: np.ndarray, blocks: int = 6) -> Trend
         slopes.append(float(scipy_stats.linregress(t[part], v[part]).slope) * 60.0 if span > 0 else 0.0)
     stderr = float(np.std(slopes, ddof=1) / math.sqrt(blocks))
     return Trend(slope, stderr, len(t), tuple(slopes))
+
+
+def slope_difference_interval(a: Trend, b: Trend, *, level: float) -> tuple[float, float]:
+    """Welch's interval of B - A between the block slopes, at ``level`` (per minute)."""
+    if len(a.block_slopes) < 2 or len(b.block_slopes) < 2:
+        return (math.nan, math.nan)
+    var_a = float(np.var(a.block_slopes, ddof=1)) / len(a.block_slopes)
+    var_b = float(np.var(b.block_slopes, ddof=1)) / len(b.block_slopes)
+    diff = b.slope_per_min - a.slope_per_min
+    if var_a + var_b == 0:
+        return (diff, diff)
+    freedom = (var_a + var_b) ** 2 / (var_a**2 / (len(a.block_slopes) - 1) + var_b**2 / (len(b.block_slopes) - 1))
+    half = float(scipy_stats.t.ppf((1 + level) / 2, freedom)) * math.sqrt(var_a + var_b)
+    return (diff - half, diff + half)
 
 
 def slope_difference_p(a: Trend, b: Trend) -> float:

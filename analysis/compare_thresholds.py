@@ -37,6 +37,7 @@ class Thresholds:
     ratio_p99: float = 1.10
     shape_ratio: float = 1.10
     min_diff_ms: float = 1.0  # a smaller latency difference is never practical
+    equivalence_ms: float = 2.0  # `same`: p95 B/A within ±(ratio_p95 - 1), or B - A within ± this
     min_judged: int = 30  # ok + failed samples per side for an error-rate verdict
     error_rate_pp: float = 0.1  # percentage points (the default error-rate SLO is < 0.1 %)
     min_resource_samples: int = 5

@@ -108,23 +108,23 @@ def conclusion(comparison: Comparison, text: Escape = _plain) -> str:
         lines.append(f"- Better: {_sentence(metric, a, b, text)}")
     inconclusive = [m for m in metrics if m.verdict == "inconclusive"]
     if inconclusive:
-        critical = [text(m.id) for m in inconclusive if m.critical]
+        critical = [m for m in inconclusive if m.critical]
         lines.append(
-            f"- Not enough data to judge {len(inconclusive)} metric(s): {', '.join(text(m.id) for m in inconclusive)}"
-            + (
-                f" (critical: {', '.join(critical)}: a longer run or more users would settle them)."
-                if critical
-                else "."
-            )
+            f"- Neither a difference nor equivalence shown on {len(inconclusive)} metric(s): "
+            f"{', '.join(text(m.id) for m in inconclusive)}" + ("." if not critical else "; critical:")
         )
+        for metric in critical:
+            needed = metric.equivalence.needed_per_side if metric.equivalence is not None else None
+            more = f"about {needed:,} samples a side would show it" if needed else "a longer run would tell"
+            lines.append(f"  - {text(metric.id)} ({metric.n_a:,} vs {metric.n_b:,} samples): {more}.")
     if card.inconclusive_share > comparison.thresholds.max_inconclusive_share:
         lines.append(f"- Too much is undecided ({card.inconclusive_share:.0%} of the metrics) to promote.")
     same = sum(1 for m in metrics if m.verdict == "same")
     if same:
-        # `same` means no difference was shown, not that none exists: a short run may not have the power.
+        # `same` is shown equivalence (compare_equivalence): the interval lies inside the margin.
         lines.append(
-            f"- No difference shown past the practical thresholds: {same} metric(s) (`same`; each one's "
-            "interval says how large a change this run could have missed)."
+            f"- Shown equivalent within the practical margins: {same} metric(s) (`same`: p95 within ±5 % or "
+            "±2 ms, error rates within ±0.1 pp, slopes within their thresholds, by default)."
         )
     if comparison.design == "paired":
         lines.append(f"- Design: {a} and {b} ran in the same time window (paired), so machine noise hit both alike.")

@@ -24,7 +24,7 @@ def test_compare_a_paired_run_writes_its_files_and_exits_by_the_scorecard(
     same = make_run()
     assert main(["compare", str(same)]) == 0
     out = capsys.readouterr().out
-    assert "scorecard: PROMOTE (exit 0)" in out and "latency:chat.complete" in out
+    assert "scorecard: HOLD (exit 0)" in out and "latency:chat.complete" in out
     for name in ("comparison.json", "comparison.md", "comparison.html"):
         assert (same / name).is_file()
     slower = make_run(SLOWER_CHAT)
@@ -36,7 +36,7 @@ def test_compare_json_goes_to_stdout(make_run: MakeRun, capsys: pytest.CaptureFi
     run = make_run(SLOWER_CHAT)
     assert main(["compare", str(run), "--no-figures", "--json", "--out", str(tmp_path / "elsewhere")]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["schema_version"] == 1 and data["scorecard"]["decision"] == "rollback"
+    assert data["schema_version"] == 2 and data["scorecard"]["decision"] == "rollback"
     assert (tmp_path / "elsewhere" / "comparison.json").is_file() and not (run / "comparison.json").exists()
 
 

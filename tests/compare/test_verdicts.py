@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import SHAPES, MakeRun
+from conftest import LARGE, LARGE_STEADY_S, SHAPES, MakeRun
 
 from analysis.compare import (
     COMPARISON_JSON,
@@ -25,14 +25,32 @@ from loadtests.errors import ConfigError, InvalidRunError
 from loadtests.recorder.rundir import RunDirectory
 
 
-def test_identical_sides_are_the_same_and_promoted(make_run: MakeRun) -> None:
-    comparison = compare_paired(load_run(make_run()))
+def test_identical_sides_shown_equivalent_are_the_same_and_promoted(make_run: MakeRun) -> None:
+    comparison = compare_paired(load_run(make_run(shapes=LARGE, steady_s=LARGE_STEADY_S)))
     verdicts = {m.id: m.verdict for m in comparison.metrics}
-    assert set(verdicts.values()) == {"same"}, verdicts
-    assert {"latency:http", "latency:chat.complete", "errors:overall", "memory:peak", "memory:slope"} <= set(verdicts)
+    critical = ("latency:http", "latency:chat.complete", "errors:overall", "memory:peak", "memory:slope")
+    assert {verdicts[metric] for metric in critical} == {"same"}, verdicts
+    http = comparison.metric("latency:http")
+    assert http.equivalence is not None and http.equivalence.shown
+    low, high = http.equivalence.interval
+    assert 1 / 1.05 <= low <= 1 <= high <= 1.05  # the interval inside the margin: shown, not assumed
     assert comparison.scorecard.decision == "promote" and comparison.exit_code == 0
     assert comparison.design == "paired" and (comparison.a.label, comparison.b.label) == ("blue", "green")
     assert conclusion(comparison).startswith("Promote: green is not worse than blue")
+
+
+def test_identical_sides_too_short_to_show_equivalence_hold(make_run: MakeRun) -> None:
+    """`same` means shown within the margin: 400 samples of a wide-spread metric show no
+    difference, and no equivalence either."""
+    comparison = compare_paired(load_run(make_run()))
+    history = comparison.metric("latency:chat.history")
+    assert history.verdict == "inconclusive" and history.equivalence is not None
+    assert not history.equivalence.shown and history.equivalence.needed_per_side is not None
+    assert history.equivalence.needed_per_side > history.n_a
+    assert "samples a side would show it" in history.reason
+    assert not {m.verdict for m in comparison.metrics} & {"worse", "better"}
+    assert comparison.scorecard.decision == "hold" and comparison.exit_code == 0
+    assert "latency:http" in comparison.scorecard.critical_inconclusive
 
 
 def test_a_known_shift_on_a_critical_metric_is_worse_and_rolls_back(make_run: MakeRun) -> None:
@@ -44,7 +62,7 @@ def test_a_known_shift_on_a_critical_metric_is_worse_and_rolls_back(make_run: Ma
     assert p95.judged and p95.decision == "worse" and p95.comparison.decision_ci[0] > 1
     assert 1.15 < p95.comparison.ratio < 1.35 and p95.threshold == 1.05
     assert chat.latency.rank.cles > 0.9  # Mann-Whitney sees the shift too
-    assert comparison.metric("latency:health").verdict == "same"
+    assert comparison.metric("latency:health").verdict != "worse"
     assert comparison.scorecard.decision == "rollback" and comparison.exit_code == 1
     assert comparison.scorecard.critical_worse == ("latency:chat.complete",)
     assert "slower than blue on chat.complete" in conclusion(comparison)
@@ -53,7 +71,11 @@ def test_a_known_shift_on_a_critical_metric_is_worse_and_rolls_back(make_run: Ma
 def test_a_faster_candidate_is_better(make_run: MakeRun) -> None:
     comparison = compare_paired(load_run(make_run(Plant(scale={"chat.history": 0.7}))))
     assert comparison.metric("latency:chat.history").verdict == "better"
-    assert comparison.scorecard.decision == "promote"
+    assert comparison.scorecard.decision == "hold"  # better, but the critical metrics not yet shown equivalent
+    large = compare_paired(
+        load_run(make_run(Plant(scale={"chat.history": 0.7}), shapes=LARGE, steady_s=LARGE_STEADY_S))
+    )
+    assert large.metric("latency:chat.history").verdict == "better" and large.scorecard.decision == "promote"
 
 
 def test_a_spread_increase_with_the_same_median_is_caught(make_run: MakeRun) -> None:
@@ -96,7 +118,7 @@ def test_too_few_samples_are_inconclusive_and_hold(make_run: MakeRun) -> None:
     chat = comparison.metric("latency:chat.complete")
     assert chat.verdict == "inconclusive" and "min_samples 30" in chat.reason and chat.latency is None
     assert comparison.scorecard.decision == "hold"
-    assert comparison.scorecard.critical_inconclusive == ("latency:chat.complete",)
+    assert "latency:chat.complete" in comparison.scorecard.critical_inconclusive
 
 
 def test_sparse_metrics_are_listed_not_judged(make_run: MakeRun) -> None:
@@ -197,7 +219,7 @@ def test_comparison_json_exposes_every_number_and_is_strict_json(make_run: MakeR
     written = write_comparison(comparison, tmp_path / "out")
     assert [path.name for path in written] == ["comparison.json", "comparison.md", "comparison.html"]
     data = json.loads((tmp_path / "out" / COMPARISON_JSON).read_text())
-    assert data["schema_version"] == 1 and data["design"] == "paired"
+    assert data["schema_version"] == 2 and data["design"] == "paired"
     assert data["scorecard"]["decision"] == "rollback" and data["scorecard"]["exit_code"] == 1
     assert data["family"]["tests"] >= 5 and math.isclose(
         data["family"]["decision_alpha"], data["family"]["alpha"] / data["family"]["tests"]
