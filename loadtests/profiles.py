@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from contract.accounts import ENV_JWT_SECRET, ENV_USER_PASSWORD
 from contract.knobs import FaultSettings, LlmSettings
+from loadtests.arrivals import ArrivalSettings
 from loadtests.dialects.options import DialectOptions
 from loadtests.errors import ConfigError
 from loadtests.shapes import Shape
@@ -152,10 +153,12 @@ class Profile(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=PROFILE_NAME_MAX)
     description: str = ""
     duration_s: float = Field(gt=0, le=MAX_DURATION_S)
-    users: int = Field(ge=1, le=1_000_000)
+    # Closed-model users (the mix); 0 with an empty mix for an open-model-only profile (arrivals).
+    users: int = Field(ge=0, le=1_000_000)
     spawn_rate: float = Field(ge=0.01, le=10_000)  # users per second; 0.01: one user every 100 s
     interval_s: float = Field(default=1.0, ge=0.1, le=60)
     mix: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default_factory=lambda: {"ChatUser": 1})
+    arrivals: ArrivalSettings | None = None  # open-model load (loadtests.arrivals)
     health_probe_s: float | None = Field(default=1.0, gt=0, le=MAX_TIMEOUT_S)
     chat: ChatSettings = ChatSettings()
     uploader: UploaderSettings = UploaderSettings()
@@ -176,9 +179,21 @@ class Profile(_Strict):
         unknown = sorted(set(value) - set(KNOWN_USER_CLASSES))
         if unknown:
             raise ValueError(f"unknown user class {unknown[0]!r}; known: {', '.join(KNOWN_USER_CLASSES)}")
-        if not value or any(weight < 0 for weight in value.values()) or not any(value.values()):
+        if value and not any(value.values()):
             raise ValueError("needs at least one user class with a positive weight")
         return value
+
+    @model_validator(mode="after")
+    def _some_load(self) -> Profile:
+        # Closed users, open arrivals, or both; never neither.
+        closed = bool(self.mix) and self.users >= 1
+        if not closed and self.arrivals is None:
+            if not self.mix:
+                raise ValueError("mix: needs at least one user class with a positive weight (or an arrivals section)")
+            raise ValueError("users: Input should be greater than or equal to 1 (or give an arrivals section)")
+        if self.mix and self.users == 0:
+            raise ValueError("users: 0 closed-model users with a mix: give users >= 1, or an empty mix: {}")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -202,7 +217,7 @@ class Profile(_Strict):
 
     @property
     def ramp_s(self) -> float:
-        return self.users / self.spawn_rate
+        return self.users / self.spawn_rate if self.mix else 0.0
 
 
 def available_profiles(directory: Path = PROFILES_DIR) -> list[str]:
@@ -229,9 +244,10 @@ def parse_profile(data: Any, *, source: str) -> Profile:
         profile = Profile.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = _location(first["loc"])
         more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise ConfigError(f"profile {source}: {where}: {first['msg']}{more}") from None
+        if not first["loc"] and first["msg"].startswith("Value error, "):  # a rule across fields: it names them
+            raise ConfigError(f"profile {source}: {first['msg'].removeprefix('Value error, ')}{more}") from None
+        raise ConfigError(f"profile {source}: {_location(first['loc'])}: {first['msg']}{more}") from None
     smuggled = boolean_as_number(data, profile.model_dump())
     if smuggled:
         raise ConfigError(f"profile {source}: {smuggled}: a boolean is not a number")

@@ -29,6 +29,16 @@ RUN_CONFIG = "run-config.json"
 SAMPLES = "samples.jsonl"
 
 
+# An open-model run's response times from each operation's intended start (``Basis`` "response");
+# samples.jsonl keeps the service times (from the actual send). Same rows, same schema.
+SAMPLES_RESPONSE = "samples-response.jsonl"
+Basis = Literal["service", "response"]
+SAMPLES_BY_BASIS: dict[str, str] = {"service": SAMPLES, "response": SAMPLES_RESPONSE}
+
+
+ARRIVALS = "arrivals.jsonl"  # an open-model run's schedule: arrivals due, started, missed, lateness
+
+
 CONNECTIONS = "connections.jsonl"
 
 

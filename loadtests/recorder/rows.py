@@ -6,6 +6,10 @@ in one interval [t0, t1), with its counts and, for samples that have a latency, 
 histogram (integer microseconds). Lines from several workers for the same series and interval
 simply add.
 
+``ArrivalsRow``, one line of ``arrivals.jsonl``: one open-model scenario of one target in one
+interval (``loadtests.recorder.schedule``): arrivals due, started and missed, and HDR histograms of
+the generator's own lateness and of the waits for a free slot. Rows from several processes add.
+
 ``ConnectionsRow``, one line of ``connections.jsonl``: the swarm's connection counters of one
 (target, user_class, process) in one interval (``loadtests.swarm.gauge``). Rows of the same
 interval from several processes add up.
@@ -65,4 +69,24 @@ class ConnectionsRow:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConnectionsRow:
+        return cls(**{name: data[name] for name in cls.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalsRow:
+    t0: float  # the interval [t0, t1) the arrivals were due in, epoch seconds
+    t1: float
+    target: str
+    scenario: str
+    due: int  # arrivals planned in the interval
+    started: int  # started (within start_within_s of their time)
+    missed: int  # not started: every slot busy until start_within_s passed (k6's dropped iterations)
+    pacing: str | None  # HDR (µs): how late the generator woke for each arrival (its own pacing error)
+    waited: str | None  # HDR (µs): each started arrival's wait for a free slot
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArrivalsRow:
         return cls(**{name: data[name] for name in cls.__slots__})

@@ -22,32 +22,35 @@ A run directory is untrusted input (it may come from an artifact, a colleague, a
     sample row whose values are impossible (``check_sample_columns``) refuses the run. The other
     files are written by several processes and are auxiliary: an unreadable line or value is
     skipped, and ``problems`` says what was skipped (the verdict's notes show it).
-  - writing: every output goes through ``_write_atomic``, which never follows a symbolic link
+  - writing: every output goes through ``atomic.write_into``, which never follows a symbolic link
     inside the run directory (a linked ``plots/`` is refused; a linked file is replaced, never
     written through) and writes a fresh, unpredictable temporary file first.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import errno
 import json
 import math
-import os
 import re
-import secrets
-import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loadtests.errors import ConfigError
+from loadtests.recorder.atomic import strict_json, write_atomic, write_into
+
+__all__ = [  # the model and the directory, and the format's names its readers take from here
+    "CONNECTIONS", "EVENTS", "FIGURES", "MANIFEST", "MAX_COUNT", "MAX_EPOCH_S", "RESOURCE_COLUMNS", "SAMPLES",
+    "VERDICT", "Figure", "Manifest", "RunDirectory", "TargetInfo", "iter_resource_rows", "strict_json", "utc_now",
+    "write_atomic",
+]  # fmt: skip
 from loadtests.recorder.format import (
+    ARRIVALS,
     CONNECTIONS,
     EVENTS,
     FIGURES,
@@ -62,16 +65,19 @@ from loadtests.recorder.format import (
     RESOURCE_COLUMNS,
     RESOURCES,
     SAMPLES,
+    SAMPLES_BY_BASIS,
+    SAMPLES_RESPONSE,
     SIDE_MAX_BYTES,
     SIDE_MAX_LINE,
     STORM_EVENT,
     VERDICT,
+    Basis,
     RunFormatError,
     RunStatus,
     short_path,
     utc_now,
 )
-from loadtests.recorder.rows import ConnectionsRow, SampleRow
+from loadtests.recorder.rows import ArrivalsRow, ConnectionsRow, SampleRow
 from loadtests.recorder.samples import (
     REAL_TYPES,
     SamplesReader,
@@ -128,73 +134,6 @@ class Manifest(BaseModel):
 _MAX_SUFFIX = 1000  # runs of the same profile and target started within the same second
 
 
-_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-
-
-def _open_subdirectory(parent_fd: int, name: str, shown: Path) -> int:
-    """The directory ``name`` under ``parent_fd`` (created when missing), never through a link."""
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(name, dir_fd=parent_fd)
-    try:
-        return os.open(name, _DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=parent_fd)
-    except OSError as error:
-        if error.errno in (errno.ELOOP, errno.ENOTDIR):
-            what = "a symbolic link" if os.path.islink(shown) else "not a directory"
-            raise RunFormatError(f"{shown} is {what}; loadbench does not write through it (remove it)") from None
-        raise
-
-
-def _write_atomic(folder: Path, name: str, data: bytes) -> Path:
-    """Write ``folder/name`` (``name`` may be ``plots/x.png``) atomically, following no symbolic
-    link below ``folder``: each folder of ``name`` is opened with ``O_NOFOLLOW`` (a link is
-    refused), the data go to a fresh temporary file created with ``O_EXCL | O_NOFOLLOW`` (a link
-    planted there is never written through) and are renamed over the final name (a link there
-    is replaced, not followed). ``folder`` itself is the one the user named and may be a link."""
-    parts = PurePosixPath(name).parts
-    if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
-        raise ValueError(f"not a name inside the run directory: {name!r}")
-    fd = os.open(folder, _DIRECTORY_FLAGS)
-    try:
-        for depth, part in enumerate(parts[:-1]):
-            inner = _open_subdirectory(fd, part, folder.joinpath(*parts[: depth + 1]))
-            os.close(fd)
-            fd = inner
-        final = parts[-1]
-        try:
-            existing = os.stat(final, dir_fd=fd, follow_symlinks=False).st_mode
-        except FileNotFoundError:
-            existing = None
-        if existing is not None and not (stat.S_ISREG(existing) or stat.S_ISLNK(existing)):
-            raise RunFormatError(f"{folder / name} exists and is not a regular file; remove it")
-        tmp = f".{final}.{secrets.token_hex(6)}.tmp"
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=fd)
-        try:
-            with os.fdopen(out, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, final, src_dir_fd=fd, dst_dir_fd=fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=fd)
-            raise
-    finally:
-        os.close(fd)
-    return folder / name
-
-
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write ``path`` atomically without following a link at its name (see ``_write_atomic``):
-    for outputs outside a run directory (``report --out``, the run index, the pinned baseline)."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return _write_atomic(path.parent, path.name, payload)
-
-
-def strict_json(data: Any, *, indent: int | None = 2) -> str:
-    """JSON text, strictly: ``NaN`` or ``Infinity`` raise ``ValueError`` instead of being written
-    (they are not JSON: a reader such as ``jq`` or a browser refuses the file)."""
-    return json.dumps(data, indent=indent, default=str, allow_nan=False)
-
-
 @dataclass(frozen=True)
 class Figure:
     """One run-level gauge reading (``figures.jsonl``): e.g. the swarm's ``connections_held``."""
@@ -206,6 +145,7 @@ class Figure:
 
 
 _CONNECTIONS_FIELDS = frozenset(ConnectionsRow.__slots__)
+_ARRIVALS_FIELDS = frozenset(ArrivalsRow.__slots__)
 
 
 def _epoch(value: Any) -> bool:
@@ -267,7 +207,7 @@ class RunDirectory:
 
     # -- manifest -----------------------------------------------------------------------------
     def write_manifest(self, manifest: Manifest) -> None:
-        _write_atomic(self.path, MANIFEST, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
+        write_into(self.path, MANIFEST, (manifest.model_dump_json(indent=2) + "\n").encode("utf-8"))
 
     def read_manifest(self) -> Manifest:
         path = self.file(MANIFEST)
@@ -334,14 +274,18 @@ class RunDirectory:
         return data
 
     # -- samples ------------------------------------------------------------------------------
-    def samples_writer(self) -> RowsWriter[SampleRow]:
-        return RowsWriter(self.file(SAMPLES))
+    def samples_writer(self, basis: Basis = "service") -> RowsWriter[SampleRow]:
+        return RowsWriter(self.file(SAMPLES_BY_BASIS[basis]))
 
-    def iter_samples(self) -> SamplesReader:
-        return SamplesReader(self.file(SAMPLES))
+    def iter_samples(self, basis: Basis = "service") -> SamplesReader:
+        return SamplesReader(self.file(SAMPLES_BY_BASIS[basis]))
 
-    def read_samples(self) -> SamplesReadResult:
-        reader = self.iter_samples()
+    def has_response_times(self) -> bool:
+        """An open-model run: its samples-response.jsonl holds response times from intended starts."""
+        return self.file(SAMPLES_RESPONSE).is_file()
+
+    def read_samples(self, basis: Basis = "service") -> SamplesReadResult:
+        reader = self.iter_samples(basis)
         rows = list(reader)
         return SamplesReadResult(rows, reader.bad_lines)
 
@@ -429,6 +373,14 @@ class RunDirectory:
         for data in self._json_lines(CONNECTIONS, _CONNECTIONS_FIELDS.issubset):
             yield ConnectionsRow.from_dict(data)
 
+    # -- an open-model run's schedule (loadtests.recorder.schedule) ----------------------------
+    def arrivals_writer(self) -> RowsWriter[ArrivalsRow]:
+        return RowsWriter(self.file(ARRIVALS))
+
+    def read_arrivals(self) -> Iterator[ArrivalsRow]:
+        for data in self._json_lines(ARRIVALS, _ARRIVALS_FIELDS.issubset):
+            yield ArrivalsRow.from_dict(data)
+
     # -- Locust's own files -------------------------------------------------------------------
     def read_locust_history(self) -> list[dict[str, str]]:
         """Rows of Locust's ``stats_stats_history.csv`` (empty when Locust did not write it)."""
@@ -478,8 +430,8 @@ class RunDirectory:
     # -- rendered outputs ---------------------------------------------------------------------
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Write ``name`` (may be ``plots/x.png``) atomically, through no symbolic link
-        (``_write_atomic``); returns its path."""
-        return _write_atomic(self.path, name, data)
+        (``atomic.write_into``); returns its path."""
+        return write_into(self.path, name, data)
 
     # -- resources ----------------------------------------------------------------------------
     def resources_writer(self) -> ResourcesWriter:

@@ -38,7 +38,7 @@ PROFILE_CASES = {
     "unknown nested key": (GOOD + "timeouts_extra: 1\n", r"timeouts_extra"),
     "wrong type": (GOOD.replace("users: 2", "users: many"), r"users: Input should be a valid integer"),
     "zero users": (GOOD.replace("users: 2", "users: 0"), r"users: Input should be greater than or equal to 1"),
-    "negative users": (GOOD.replace("users: 2", "users: -5"), r"users: Input should be greater than or equal to 1"),
+    "negative users": (GOOD.replace("users: 2", "users: -5"), r"users: Input should be greater than or equal to 0"),
     "zero duration": (GOOD.replace("duration_s: 4", "duration_s: 0"), r"duration_s: Input should be greater than 0"),
     "zero spawn rate": (GOOD.replace("spawn_rate: 2", "spawn_rate: 0"), r"spawn_rate"),
     "unknown user class": (GOOD + "mix: {Chatter: 1}\n", r"unknown user class 'Chatter'"),
