@@ -50,6 +50,8 @@ from analysis.compare_scorecard import scorecard
 from analysis.compare_thresholds import Thresholds
 from analysis.load import RunData, load_run
 from loadtests.errors import ConfigError
+from loadtests.recorder.format import Basis
+from loadtests.recorder.rundir import RunDirectory
 
 __all__ = [
     "COMPARISON_HTML",
@@ -211,15 +213,22 @@ def compare_paths(
     force: bool = False,
     color_a: str | None = None,
     color_b: str | None = None,
+    basis: Basis | None = None,
 ) -> Comparison:
-    """The notebook's and the CLI's entry point: a paired run, or two runs."""
+    """The notebook's and the CLI's entry point: a paired run, or two runs. ``basis``: the
+    latencies compared (``analysis.load.load_run``); by default response times from the intended
+    start when every run compared has them, else service times on both sides alike."""
     if paired_run is not None:
-        run = load_run(paired_run)
+        run = load_run(paired_run, basis=basis)
         return compare_paired(run, thresholds=thresholds, color_a=color_a, color_b=color_b, force=force)
     if run_a is None or run_b is None:
         raise ConfigError("give a paired run, or two runs (A, the baseline, then B, the candidate)")
     if Path(run_a).resolve() == Path(run_b).resolve():
         raise ConfigError(f"{run_a} is compared with itself: give a paired run alone, or two different runs")
+    if basis is None:
+        both = all(RunDirectory(path).has_response_times() for path in (run_a, run_b))
+        basis = "response" if both else "service"
     return compare_runs(
-        load_run(run_a), load_run(run_b), thresholds=thresholds, force=force, color_a=color_a, color_b=color_b
-    )
+        load_run(run_a, basis=basis), load_run(run_b, basis=basis), thresholds=thresholds, force=force,
+        color_a=color_a, color_b=color_b,
+    )  # fmt: skip

@@ -27,7 +27,8 @@ import pandas as pd
 
 from analysis.hdr import HistogramFormatError, HistogramStore, HistogramStoreBuilder
 from analysis.windows import Window, resolve_window
-from loadtests.recorder.format import RunFormatError
+from loadtests.errors import ConfigError
+from loadtests.recorder.format import SAMPLES_RESPONSE, Basis, RunFormatError
 from loadtests.recorder.rundir import MAX_EPOCH_S, RESOURCE_COLUMNS, Manifest, RunDirectory, iter_resource_rows
 from loadtests.slo_spec import WindowChoice
 
@@ -61,6 +62,7 @@ class RunData:
     bad_sample_lines: int
     unjudged_rows: int = 0  # sample rows recorded after the run died (``Manifest.orchestrator_lost_at``)
     notes: tuple[str, ...] = ()  # what loading skipped or dropped, one line each (the verdict shows them)
+    basis: str = "service"  # the latencies: from the send, or (open model) from the intended start
 
     def event_time(self, name: str) -> float | None:
         return next((event.t for event in self.events if event.event == name), None)
@@ -132,13 +134,13 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_samples(directory: RunDirectory) -> tuple[pd.DataFrame, HistogramStore, int]:
+def _read_samples(directory: RunDirectory, basis: Basis) -> tuple[pd.DataFrame, HistogramStore, int]:
     with _collector_paused():
-        return _read_sample_chunks(directory)
+        return _read_sample_chunks(directory, basis)
 
 
-def _read_sample_chunks(directory: RunDirectory) -> tuple[pd.DataFrame, HistogramStore, int]:
-    reader = directory.iter_samples()
+def _read_sample_chunks(directory: RunDirectory, basis: Basis) -> tuple[pd.DataFrame, HistogramStore, int]:
+    reader = directory.iter_samples(basis)
     builder = HistogramStoreBuilder()
     codes = {column: _Codes() for column in TEXT_COLUMNS}
     parts: dict[str, list[np.ndarray]] = {column: [] for column in SAMPLE_COLUMNS}
@@ -215,9 +217,13 @@ def _before(frame: pd.DataFrame, column: str, moment: float) -> pd.DataFrame:
     return frame.loc[frame[column] <= moment].reset_index(drop=True)
 
 
-def load_run(path: Path | str) -> RunData:
+def load_run(path: Path | str, *, basis: Basis | None = None) -> RunData:
     """A run directory as frames; ``RunFormatError`` (exit 3) when its manifest or samples are
     not a run this loadbench can read, with one line naming the file and the problem.
+
+    ``basis``: which latencies, ``service`` (from the send: samples.jsonl) or ``response`` (from
+    each operation's intended start: samples-response.jsonl, open-model runs only). By default
+    ``response`` where the run has it: the time the user waited (``loadtests.recorder.response``).
 
     A run that died without ending (``Manifest.orchestrator_lost_at``) is loaded up to that
     moment only: whole sample intervals that ended by then, and readings taken by then. What came
@@ -225,7 +231,11 @@ def load_run(path: Path | str) -> RunData:
     judged, by ``check``, ``report`` or ``compare`` alike."""
     directory = RunDirectory(path)
     manifest = directory.read_manifest()
-    samples, histograms, bad_lines = _read_samples(directory)
+    available = directory.has_response_times()
+    if basis == "response" and not available:
+        raise ConfigError(f"{directory.path}: --basis response needs an open-model run (no {SAMPLES_RESPONSE})")
+    basis = basis or ("response" if available else "service")
+    samples, histograms, bad_lines = _read_samples(directory, basis)
     figures = pd.DataFrame(
         [(f.t, f.target, f.name, f.value) for f in directory.read_figures()], columns=list(FIGURE_COLUMNS)
     )
@@ -253,4 +263,5 @@ def load_run(path: Path | str) -> RunData:
         bad_sample_lines=bad_lines,
         unjudged_rows=unjudged,
         notes=tuple(notes),
+        basis=basis,
     )

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from analysis.load import RunData
+from analysis.schedule import schedule_notes
 from analysis.stats import (
     OutcomeCounts,
     ok_histogram,
@@ -250,6 +251,12 @@ def _run_notes(run: RunData) -> list[str]:
     if run.bad_sample_lines:
         notes.append(f"{run.bad_sample_lines} unreadable line(s) in {SAMPLES} were skipped")
     notes += run.notes  # what loading dropped from the other files
+    if run.basis == "response":
+        notes.append(
+            "latencies are response times from each operation's intended start (open model; "
+            "`--basis service`: from the send)"
+        )
+    notes += schedule_notes(run)
     overflow = int(run.samples["overflow"].sum()) if len(run.samples) else 0
     if overflow:
         notes.append(f"{overflow} latencies beyond one hour were counted but are not in the percentiles")

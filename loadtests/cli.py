@@ -259,14 +259,14 @@ def worker(
     exec_worker(config, master_host=master_host, master_port=master_port)
 
 
-def _judge(run_dir: Path, slo_file: Path | None):  # type: ignore[no-untyped-def]
+def _judge(run_dir: Path, slo_file: Path | None, basis: str | None = None):  # type: ignore[no-untyped-def]
     from analysis.judge import judge, run_slos
     from analysis.load import load_run
     from loadtests.slo_spec import load_slo_file
 
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir} is not a directory")
-    data = load_run(run_dir)
+    data = load_run(run_dir, basis=basis)  # type: ignore[arg-type]
     specs = load_slo_file(slo_file, base=run_slos(data)) if slo_file is not None else None
     return judge(data, specs)
 
@@ -278,11 +278,19 @@ _SLO_OPTION = click.option(
 )  # fmt: skip
 
 
+_BASIS_OPTION = click.option(
+    "--basis", type=click.Choice(["response", "service"]),
+    help="Latencies of an open-model run: response times from each operation's intended start "
+    "(the default where the run has them) or service times from the send.",
+)  # fmt: skip
+
+
 # -- check ---------------------------------------------------------------------------------------
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @_SLO_OPTION
-def check(run_dir: Path, slo_file: Path | None) -> None:
+@_BASIS_OPTION
+def check(run_dir: Path, slo_file: Path | None, basis: str | None) -> None:
     """Judge an existing run directory against its profile's SLOs (or --slo FILE).
 
     Writes verdict.json, junit.xml and summary.md into the run directory, and appends the summary
@@ -299,7 +307,7 @@ def check(run_dir: Path, slo_file: Path | None) -> None:
     """
     from analysis.judge import write_verdict
 
-    judged = _judge(run_dir, slo_file)
+    judged = _judge(run_dir, slo_file, basis)
     write_verdict(judged)
     render.print_judgement(judged)
     step_summary.publish(judged.markdown, warn=render.warn)
@@ -313,7 +321,8 @@ def check(run_dir: Path, slo_file: Path | None) -> None:
     "--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the HTML here (default: RUN_DIR/report.html)."
 )
 @_SLO_OPTION
-def report(run_dir: Path, out: Path | None, slo_file: Path | None) -> None:
+@_BASIS_OPTION
+def report(run_dir: Path, out: Path | None, slo_file: Path | None, basis: str | None) -> None:
     """Write plots/*.png into the run directory and one self-contained HTML report.
 
     The report holds the verdict, the key metrics, the run's metadata and every plot (embedded),
@@ -325,7 +334,7 @@ def report(run_dir: Path, out: Path | None, slo_file: Path | None) -> None:
     """
     from analysis.judge import write_report
 
-    judged = _judge(run_dir, slo_file)
+    judged = _judge(run_dir, slo_file, basis)
     path = write_report(judged, out)
     console.print(escape(f"report: {path}  (plots in {judged.run.directory.path / 'plots'})"))
 
@@ -353,6 +362,7 @@ COMPARE_EXIT_HELP = (
 @click.option("--results", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
               show_default=True, help="The run index folder, where the pinned baseline is kept.")  # fmt: skip
 @click.option("--no-figures", is_flag=True, help="comparison.html without its figures (seconds faster).")
+@_BASIS_OPTION
 def compare(
     runs: tuple[Path, ...],
     out: Path | None,
@@ -365,6 +375,7 @@ def compare(
     thresholds: tuple[str, ...],
     results: Path,
     no_figures: bool,
+    basis: str | None,
 ) -> None:
     """Compare blue and green statistically: per metric better / same / worse / inconclusive, and
     a scorecard: promote, hold or rollback.
@@ -412,8 +423,9 @@ def compare(
     else:
         raise click.UsageError("give RUN (paired), RUN_A RUN_B, or --baseline RUN_A RUN_B")
     comparison = compare_paths(
-        run_a, run_b, paired_run=single, thresholds=settings, force=force, color_a=color_a, color_b=color_b
-    )
+        run_a, run_b, paired_run=single, thresholds=settings, force=force, color_a=color_a, color_b=color_b,
+        basis=basis,  # type: ignore[arg-type]
+    )  # fmt: skip
     target = out or (single if single is not None else run_b)
     assert target is not None
     written = write_comparison(comparison, target, figures=not no_figures)

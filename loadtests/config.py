@@ -50,11 +50,24 @@ class RunConfig(BaseModel):
     allow_remote: tuple[str, ...] = ()
     # The orchestrator's pid: the Locust processes it starts stop when it dies (loadtests.parent_watch).
     parent_pid: int | None = None
+    # Locust processes that run users (1, or the workers of a distributed run): an open-model
+    # profile's rates are split over them (loadtests.users.open_model).
+    processes: int = Field(default=1, ge=1)
 
     @property
     def probe_count(self) -> int:
         """Users taken by the fixed-count health probes (Locust takes them from the total)."""
         return len(self.targets) if self.profile.health_probe_s else 0
+
+    @property
+    def open_model_count(self) -> int:
+        """Fixed-count open-model users: one per color and process."""
+        return len(self.targets) * self.processes if self.profile.arrivals is not None else 0
+
+    @property
+    def locust_users(self) -> int:
+        """What Locust's ``--users`` must be: the closed users, the probes and the open-model users."""
+        return (self.profile.users if self.profile.mix else 0) + self.probe_count + self.open_model_count
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -79,7 +79,7 @@ class LocustProcess:
             sys.executable, "-m", "locust",
             "-f", str(LOCUSTFILE),
             *face,
-            "--users", str(profile.users + config.probe_count),
+            "--users", str(config.locust_users),
             "--spawn-rate", str(profile.spawn_rate),
             "--stop-timeout", str(LOCUST_STOP_TIMEOUT_S),
             "--csv", str(locust_dir / "stats"),

@@ -41,6 +41,7 @@ from loadtests.locust_process import WORKERS_WAIT_S, LocustProcess, distributed_
 from loadtests.monitor.saturation import saturated_generators
 from loadtests.planning import RunPlan, RunRequest, plan_run
 from loadtests.recorder.format import RUN_CONFIG, iso
+from loadtests.recorder.lateness import pacing_problems
 from loadtests.recorder.rundir import SAMPLES, Manifest, RunDirectory, iter_resource_rows
 from loadtests.run_targets import RunTargets
 
@@ -158,6 +159,11 @@ class _Run:
                     self._stop()
                 if self.status == "complete" and (saturated := saturated_generators(iter_resource_rows(self.run_dir))):
                     self._end("invalid", EXIT_INVALID, "; ".join(saturated))
+                arrivals = self.profile.arrivals
+                if self.status == "complete" and arrivals is not None:
+                    late = pacing_problems(self.run_dir.read_arrivals(), bound_ms=arrivals.pacing_error_ms)
+                    if late:
+                        self._end("invalid", EXIT_INVALID, "; ".join(late))
         except RunInterrupted as interrupted:
             if self.request.web_port is None:
                 self._end("partial", EXIT_INFRA, str(interrupted))
@@ -224,6 +230,7 @@ class _Run:
             end_after_s=None if request.web_port is not None or not request.distributed else self.profile.duration_s,
             allow_remote=request.allow_remote,
             parent_pid=os.getpid(),
+            processes=(request.workers + request.remote_workers) if request.distributed else 1,
         )
         config.write(self.run_dir.file(RUN_CONFIG))
         return config

@@ -7,6 +7,10 @@ web UI shows the event; the recorder (``loadtests.recorder``) turns it into exac
 
 A stream's ``chat.first_token`` and ``chat.complete`` are two events sharing one ``Mark``. Something
 that was not measured gets no number: a timeout is fired with ``response_time=None``.
+
+Open-model load (``loadtests.users.open_model``): while an operation runs, ``Timer.lag_ns`` holds how
+late it started against its intended time; every sample carries it (``context["lag_us"]``), and
+the response-time recorder adds it to the latency (the time from the intended start).
 """
 
 from __future__ import annotations
@@ -48,12 +52,13 @@ def request_type(target: str, kind: Kind) -> str:
 class Timer:
     """Fires request events for one simulated user (its target and user class)."""
 
-    __slots__ = ("hook", "target", "user_class")
+    __slots__ = ("hook", "lag_ns", "target", "user_class")
 
     def __init__(self, hook: RequestHook, *, target: str, user_class: str) -> None:
         self.hook = hook
         self.target = target
         self.user_class = user_class
+        self.lag_ns = 0  # the running open-model operation's start lag (0: closed model)
 
     @staticmethod
     def start() -> Mark:
@@ -101,7 +106,13 @@ class Timer:
             response_length=nbytes,
             response=None,
             exception=RequestFailure(outcome, reason) if outcome.is_failure else None,
-            context={"target": self.target, "kind": kind, "outcome": outcome.value, "user_class": self.user_class},
+            context={
+                "target": self.target,
+                "kind": kind,
+                "outcome": outcome.value,
+                "user_class": self.user_class,
+                "lag_us": self.lag_ns // 1000,
+            },
             start_time=wall_s,
             url=None,
         )

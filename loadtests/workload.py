@@ -22,13 +22,19 @@ from loadtests.config import RunConfig, TargetConfig, load_run_config
 from loadtests.credentials import CredentialPool, TokenMinter, admin_account, load_accounts, token_minter
 from loadtests.live import LIVE_SLO
 from loadtests.recorder.plugin import RecorderPlugin
+from loadtests.recorder.response import ResponseTimePlugin
+from loadtests.recorder.schedule import ArrivalsPlugin, ScheduleGauge
 from loadtests.shapes import CanaryShape, shape_class
 from loadtests.swarm.gauge import ConnectionsPlugin
 from loadtests.users import AdminReader, AgentRunnerUser, ChatUser, HealthProbe, PlatformUser, UploaderUser
+from loadtests.users.open_model import OpenModelUser
 from loadtests.users.swarm import SwarmUser, swarm_class_attributes
 from loadtests.webui import add_arguments, install_slo_tab
 
 log = logging.getLogger(__name__)
+
+# This process's open-model arrival counters, shared by the colors' OpenModelUsers (arrivals.jsonl).
+SCHEDULE = ScheduleGauge()
 
 USER_CLASSES: dict[str, type[PlatformUser] | type[SwarmUser]] = {
     "ChatUser": ChatUser,
@@ -102,7 +108,9 @@ def _workload(
     classes: dict[str, type[User]] = {}
     stages: list[list[type[User]]] = [[] for _ in canary.stages] if canary else [[]]
     for target in config.targets:
-        pools = _Pools(CredentialPool(accounts, block=profile.users), CredentialPool(admins), minter, password, environ)
+        # A worker's block of accounts: its closed users' and its open-model slots'.
+        block = profile.users + (profile.arrivals.max_in_flight if profile.arrivals is not None else 0)
+        pools = _Pools(CredentialPool(accounts, block=block), CredentialPool(admins), minter, password, environ)
         for index, stage_classes in enumerate(stages):
             share = canary.share(index, target.color) if canary else 1
             for class_name, weight in profile.mix.items():
@@ -116,6 +124,14 @@ def _workload(
                 )  # fmt: skip
                 classes[cls.__name__] = cls
                 stage_classes.append(cls)
+        if profile.arrivals is not None:
+            open_model = _concrete(
+                OpenModelUser, target, config, fixed_count=config.processes, credentials=pools.users,
+                minter=minter, processes=config.processes, gauge=SCHEDULE,
+            )  # fmt: skip
+            classes[open_model.__name__] = open_model
+            for stage_classes in stages:
+                stage_classes.append(open_model)
         if profile.health_probe_s:
             probe = _concrete(
                 HealthProbe,
@@ -155,6 +171,13 @@ def define_workload(events, environ: Mapping[str, str] = os.environ) -> dict[str
     gauges = [cls.swarm.gauge for cls in classes.values() if issubclass(cls, SwarmUser)]
 
     def on_init(environment: Environment, **_: object) -> None:
+        if config.profile.arrivals is not None:  # before the recorder, as the gauges (their finals first)
+            environment.loadbench_response = ResponseTimePlugin(  # type: ignore[attr-defined]
+                environment, run_dir=run_dir, interval_s=config.profile.interval_s
+            )
+            environment.loadbench_arrivals = ArrivalsPlugin(  # type: ignore[attr-defined]
+                environment, gauge=SCHEDULE, run_dir=run_dir, interval_s=config.profile.interval_s
+            )
         if gauges:  # before the recorder: a worker's last connection counts must leave first
             environment.loadbench_connections = ConnectionsPlugin(  # type: ignore[attr-defined]
                 environment, gauges=gauges, run_dir=run_dir, interval_s=config.profile.interval_s
