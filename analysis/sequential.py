@@ -7,20 +7,24 @@ The procedure, and why this one:
   every ten seconds excludes the truth somewhere along the way far more often than 5 % of the time
   (with 60 looks, roughly a third of A/A runs would be flagged). A confidence sequence holds at
   every sample size at once: the chance that it *ever* excludes the truth is at most alpha, so the
-  gate may stop at the first look where the answer is clear, and need not fix its number of looks
-  or its duration in advance (Howard, Ramdas, McAuliffe & Sekhon 2021; Howard & Ramdas 2022 for
-  quantiles). Group-sequential alpha spending (Pocock, O'Brien-Fleming) would need the look
-  schedule fixed up front; a run whose looks slip (a slow machine) would break it.
-- **Distribution-free.** The p-quantile's sequence comes from the count of samples below the true
-  quantile, a sum of Bernoulli(p) draws whatever the latency distribution: its deviation from n·p
-  is bounded by the *stitched* boundary of Howard et al. (2021, Theorem 1 with polynomial
-  stitching) for a sub-gamma process with variance p(1 - p) per sample and Bernstein scale
-  c = (upper bound of the centred draw) / 3. The bound is inverted into order statistics: an
-  interval for the p95 read off the merged HDR histogram, no bootstrap. The same inversion, test by
-  test over the unknown rate, gives an error rate's sequence.
+  gate may stop at the first look where the answer is clear, and needs neither its number of looks
+  nor its duration fixed in advance. Group-sequential alpha spending (Pocock, O'Brien-Fleming)
+  would need the look schedule fixed up front; a run whose looks slip (a busy machine) would
+  break it.
+- **Distribution-free, exact, and tight.** The p-quantile's sequence comes from the count of
+  samples at or below the true quantile, a Binomial(n, p) count whatever the latency distribution
+  (Howard & Ramdas 2022, "Sequential estimation of quantiles"). Testing "this count has success
+  probability p" with the beta-binomial mixture martingale (the likelihood of the counts averaged
+  over a Beta(p·r, (1 - p)·r) alternative, divided by their likelihood at p) and Ville's inequality
+  keeps, at every n, the counts whose martingale stays below 1/alpha; inverted into order
+  statistics they bound the p95, read straight off the merged HDR histogram, with no bootstrap
+  and no approximation. The prior size r = 300 was chosen by measuring widths: within 12 % of the
+  narrowest mixture from 200 to 100,000 samples, and 12-50 % narrower than the stitched
+  sub-gamma boundary (Howard et al. 2021) at the sample sizes a gate decides at. An error rate's
+  sequence is the same test, inverted over the unknown rate (a uniform prior).
 - **A union bound for the rest.** Each critical metric gets alpha / (number of critical metrics);
-  within a metric, each side's sequence gets half, each tail half of that. B/A of a percentile lies
-  in [L_B / U_A, U_B / L_A], B - A in [L_B - U_A, U_B - L_A] whenever both sides' sequences hold.
+  within a metric each side's sequence gets half. B/A of a percentile lies in [L_B / U_A, U_B / L_A],
+  B - A in [L_B - U_A, U_B - L_A] whenever both sides' sequences hold.
 
 What it assumes: samples independent within a side (true of a paired open-model run up to shared
 hiccups of the machine, as for the fixed comparison), and a continuous latency distribution (HDR
@@ -35,13 +39,13 @@ The decisions, with the same practical margins as ``compare`` (``Thresholds``):
   equivalent   the whole interval inside the margin (p95 B/A within ±5 % or B - A within ±2 ms;
                errors within ±0.1 pp): TOST, anytime-valid
   undecided    otherwise; the samples a side that would decide it are estimated (intervals narrow
-               as 1/√n, the boundary's log-log growth aside)
+               as 1/√n; near 0 % an error rate's as 1/n, so that one is searched)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,9 +55,9 @@ from scipy import special
 from analysis.compare_stats import Buckets
 
 __all__ = [
-    "Boundary",
     "MetricLook",
     "SequentialDecision",
+    "count_range",
     "judge_errors_look",
     "judge_latency_look",
     "proportion_sequence",
@@ -63,91 +67,71 @@ __all__ = [
 SequentialDecision = Literal["worse", "better", "equivalent", "undecided"]
 
 
-@dataclass(frozen=True)
-class Boundary:
-    """The polynomial-stitched boundary of Howard et al. (2021), Theorem 1 / eq. (10): for a
-    sub-gamma process S_t with variance process V_t and scale c,
+QUANTILE_PRIOR = 300.0  # the beta-binomial mixture's prior "sample size" (module docstring)
 
-        P(exists t: S_t >= k1 sqrt(max(V_t, m) l(max(V_t, m))) + k2 c l(max(V_t, m))) <= alpha,
-        l(v) = s log log(eta v / m) + log(zeta(s) / (alpha log(eta)^s)),
-        k1 = (eta^(1/4) + eta^(-1/4)) / sqrt(2),  k2 = (sqrt(eta) + 1) / 2.
 
-    ``m`` is where the boundary is tightest (the variance at the sample size a decision is
-    expected near); it is valid for every t either way. ``eta`` = 2 and ``s`` = 1.4 are the
-    paper's recommended defaults."""
-
-    alpha: float  # one-sided crossing probability
-    m: float
-    eta: float = 2.0
-    s: float = 1.4
-
-    def __post_init__(self) -> None:
-        if not 0 < self.alpha < 1 or self.m <= 0:
-            raise ValueError("a boundary needs 0 < alpha < 1 and m > 0")
-
-    def deviation(self, v: float, c: float) -> float:
-        """The bound on S_t when V_t = ``v``."""
-        v = max(v, self.m)
-        ell = self.s * math.log(math.log(self.eta * v / self.m)) + math.log(
-            float(special.zeta(self.s)) / (self.alpha * math.log(self.eta) ** self.s)
+def _log_mixture(successes: np.ndarray, n: int, p: float, a: float, b: float) -> np.ndarray:
+    """log of the beta-binomial mixture martingale for "the success probability is ``p``": the
+    likelihood of the counts averaged over a Beta(a, b) alternative, over their likelihood at ``p``."""
+    failures = n - successes
+    with np.errstate(divide="ignore"):
+        at_p = (
+            successes * math.log(p) + failures * math.log1p(-p)
+            if 0 < p < 1
+            else np.where((successes == 0) if p == 0 else (failures == 0), 0.0, -np.inf)
         )
-        k1 = (self.eta**0.25 + self.eta**-0.25) / math.sqrt(2)
-        k2 = (math.sqrt(self.eta) + 1) / 2
-        return k1 * math.sqrt(v * ell) + k2 * c * ell
+    return special.betaln(a + successes, b + failures) - special.betaln(a, b) - at_p
 
 
-def quantile_sequence(buckets: Buckets, percentile: float, *, alpha: float, n0: int = 1000) -> tuple[float, float]:
+def count_range(n: int, p: float, *, alpha: float, prior: float = QUANTILE_PRIOR) -> tuple[int, int]:
+    """The counts of successes in ``n`` Bernoulli(``p``) draws a confidence sequence at ``alpha``
+    keeps: those whose mixture martingale (prior Beta(p·prior, (1-p)·prior)) stays below 1/alpha.
+    By Ville's inequality the true count ever leaves the range with probability at most alpha."""
+    counts = np.arange(n + 1)
+    kept = counts[_log_mixture(counts, n, p, p * prior, (1 - p) * prior) < math.log(1 / alpha)]
+    return (int(kept.min()), int(kept.max())) if len(kept) else (0, n)
+
+
+def quantile_sequence(
+    buckets: Buckets, percentile: float, *, alpha: float, prior: float = QUANTILE_PRIOR
+) -> tuple[float, float]:
     """An interval for the ``percentile`` of the distribution ``buckets`` were drawn from, valid at
-    every sample size at once with probability >= 1 - ``alpha`` (two-sided). ``n0``: the sample
-    size the boundary is tightest near. ``(0, inf)`` ends mean "no bound yet"."""
+    every sample size at once with probability >= 1 - ``alpha``. ``(0, inf)`` ends: no bound yet."""
     n = buckets.n
     if n == 0:
         return (0.0, math.inf)
     p = percentile / 100
-    variance = p * (1 - p)
-    boundary = Boundary(alpha=alpha / 2, m=n0 * variance)
-    below = boundary.deviation(n * variance, (1 - p) / 3)  # the count below the quantile, too high
-    above = boundary.deviation(n * variance, p / 3)  # ... too low
+    fewest, most = count_range(n, p, alpha=alpha, prior=prior)  # samples at or below the true quantile
     cumulative = np.cumsum(buckets.counts)
-    # At least k_low samples lie at or below the true quantile: it is >= the k_low-th sample.
-    k_low = math.ceil(n * p - above)
-    # At most floor(n p + below) lie at or below it: the next order statistic is above it.
-    k_high = math.floor(n * p + below) + 1
-    if k_low <= 0:
+    # At least `fewest` samples lie at or below the true quantile: it is >= the fewest-th sample ...
+    if fewest <= 0:
         low = 0.0
     else:
-        index = int(np.searchsorted(cumulative, k_low, side="left"))
+        index = int(np.searchsorted(cumulative, fewest, side="left"))
         low = float(buckets.values_ms[index - 1]) if index > 0 else 0.0  # the bucket's lower edge, at most
-    high = math.inf if k_high > n else float(buckets.values_ms[int(np.searchsorted(cumulative, k_high, side="left"))])
+    # ... and at most `most`: the next order statistic lies above it.
+    high = (
+        math.inf if most + 1 > n else float(buckets.values_ms[int(np.searchsorted(cumulative, most + 1, side="left"))])
+    )
     return (low, high)
 
 
-def proportion_sequence(failures: int, n: int, *, alpha: float, n0: int = 1000) -> tuple[float, float]:
+def proportion_sequence(failures: int, n: int, *, alpha: float) -> tuple[float, float]:
     """An interval for a failure rate (a fraction), valid at every n at once with probability
-    >= 1 - ``alpha``: the rates whose own time-uniform test the counts do not reject."""
+    >= 1 - ``alpha``: the rates whose own test (a beta-binomial mixture over a uniform prior)
+    the counts do not reject."""
     if n == 0:
         return (0.0, 1.0)
-    rate = failures / n
+    threshold = math.log(1 / alpha)
+    count = np.array([failures])
 
-    def consistent_above(pi: float) -> bool:  # failures not too many for rate pi
-        variance = pi * (1 - pi)
-        if variance == 0:
-            return failures <= n * pi
-        boundary = Boundary(alpha=alpha / 2, m=n0 * variance)
-        return failures - n * pi <= boundary.deviation(n * variance, (1 - pi) / 3)
+    def kept(pi: float) -> bool:
+        return bool(_log_mixture(count, n, pi, 1.0, 1.0)[0] < threshold)
 
-    def consistent_below(pi: float) -> bool:  # failures not too few for rate pi
-        variance = pi * (1 - pi)
-        if variance == 0:
-            return failures >= n * pi
-        boundary = Boundary(alpha=alpha / 2, m=n0 * variance)
-        return n * pi - failures <= boundary.deviation(n * variance, pi / 3)
-
-    def edge(consistent: Callable[[float], bool], inside: float, outside: float) -> float:
-        """The last rate between ``inside`` (consistent) and ``outside`` (not) that is consistent."""
+    def edge(inside: float, outside: float) -> float:
         for _ in range(60):
             middle = (inside + outside) / 2
-            if consistent(middle):
+            if kept(middle):
                 inside = middle
             else:
                 outside = middle
@@ -155,8 +139,9 @@ def proportion_sequence(failures: int, n: int, *, alpha: float, n0: int = 1000) 
                 break
         return inside
 
-    low = 0.0 if consistent_above(0.0) else edge(consistent_above, rate, 0.0)
-    high = 1.0 if consistent_below(1.0) else edge(consistent_below, rate, 1.0)
+    rate = failures / n
+    low = 0.0 if kept(0.0) else edge(rate, 0.0)
+    high = 1.0 if kept(1.0) else edge(rate, 1.0)
     return (low, high)
 
 
@@ -197,11 +182,10 @@ def judge_latency_look(
     ratio_margin: float = 1.05,
     min_diff_ms: float = 1.0,
     equivalence_ms: float = 2.0,
-    n0: int = 1000,
 ) -> MetricLook:
     """A latency percentile at one look (the rules: this module's docstring)."""
-    low_a, high_a = quantile_sequence(a, percentile, alpha=alpha / 2, n0=n0)
-    low_b, high_b = quantile_sequence(b, percentile, alpha=alpha / 2, n0=n0)
+    low_a, high_a = quantile_sequence(a, percentile, alpha=alpha / 2)
+    low_b, high_b = quantile_sequence(b, percentile, alpha=alpha / 2)
     est_a, est_b = a.percentile(percentile), b.percentile(percentile)
     estimate = est_b / est_a if est_a and est_a > 0 else math.nan
     ratio = (low_b / high_a if high_a > 0 else 0.0, high_b / low_a if low_a > 0 else math.inf)
@@ -246,11 +230,10 @@ def judge_errors_look(
     *,
     alpha: float,
     margin_pp: float = 0.1,
-    n0: int = 1000,
 ) -> MetricLook:
     """An error rate at one look: B - A in percentage points."""
-    low_a, high_a = proportion_sequence(failures_a, judged_a, alpha=alpha / 2, n0=n0)
-    low_b, high_b = proportion_sequence(failures_b, judged_b, alpha=alpha / 2, n0=n0)
+    low_a, high_a = proportion_sequence(failures_a, judged_a, alpha=alpha / 2)
+    low_b, high_b = proportion_sequence(failures_b, judged_b, alpha=alpha / 2)
     rate_a = failures_a / judged_a if judged_a else math.nan
     rate_b = failures_b / judged_b if judged_b else math.nan
     estimate = 100 * (rate_b - rate_a)
@@ -271,8 +254,8 @@ def judge_errors_look(
             # An interval near 0 % narrows as 1/n, not 1/√n: search the same rates at larger n.
             size = n + 1
             while size < 10**10:
-                la, ha = proportion_sequence(round(rate_a * size), size, alpha=alpha / 2, n0=n0)
-                lb, hb = proportion_sequence(round(rate_b * size), size, alpha=alpha / 2, n0=n0)
+                la, ha = proportion_sequence(round(rate_a * size), size, alpha=alpha / 2)
+                lb, hb = proportion_sequence(round(rate_b * size), size, alpha=alpha / 2)
                 if -margin_pp <= 100 * (lb - ha) and 100 * (hb - la) <= margin_pp:
                     needed = size
                     break

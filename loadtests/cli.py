@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from loadtests import cli_tools, render, step_summary
+from loadtests import cli_gate, cli_tools, render, step_summary
+from loadtests.cli_gate import parse_assignments
 from loadtests.errors import ConfigError, LoadbenchError
 from loadtests.render import console, err_console, escape
 
@@ -398,13 +399,7 @@ def compare(
     for path in (*runs, *([baseline] if baseline else [])):
         if not path.is_dir():
             raise ConfigError(f"{path} is not a run directory")
-    overrides: dict[str, str] = {}
-    for item in thresholds:  # the command line's NAME=VALUE; Thresholds converts and validates the values
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--threshold {item!r}: expected NAME=VALUE")
-        overrides[name.strip()] = value.strip()
-    settings = Thresholds().with_overrides(overrides)
+    settings = Thresholds().with_overrides(parse_assignments(thresholds))  # NAME=VALUE; Thresholds checks values
     note = ""
     if len(runs) == 2 and baseline is None:
         run_a, run_b, single = runs[0], runs[1], None
@@ -439,7 +434,14 @@ def compare(
     sys.exit(comparison.exit_code)
 
 
-for _command in (cli_tools.doctor, cli_tools.history, cli_tools.probe, cli_tools.profiles, cli_tools.serve):
+for _command in (
+    cli_tools.doctor,
+    cli_gate.gate,
+    cli_tools.history,
+    cli_tools.probe,
+    cli_tools.profiles,
+    cli_tools.serve,
+):
     cli.add_command(_command)
 
 

@@ -126,12 +126,35 @@ class LocustProcess:
             self.workers.append(self._spawn(worker, locust_dir / f"worker-{index + 1}.out", f"worker-{index + 1}"))
         deadline = self._deadline()
         try:
-            code = self.master.wait(timeout=deadline)
+            code = self._wait(deadline)
         except subprocess.TimeoutExpired:
             self.notes.append(f"Locust did not stop within {deadline:.0f} s and was stopped from outside")
             code = self.stop_master()
         self.stop_workers()
         return code
+
+    def _wait(self, deadline: float | None) -> int:
+        """The master's exit code; with ``request.early_stop``, asked every ``look_every_s``
+        whether to end the load now (Locust then quits as on SIGTERM: stats written, exit 0)."""
+        assert self.master is not None
+        early_stop = self.request.early_stop
+        if early_stop is None:
+            return self.master.wait(timeout=deadline)
+        ends = None if deadline is None else time.monotonic() + deadline
+        while True:
+            step = (
+                self.request.look_every_s if ends is None else min(self.request.look_every_s, ends - time.monotonic())
+            )
+            if step <= 0:
+                raise subprocess.TimeoutExpired(self.master.args, deadline or 0)
+            try:
+                return self.master.wait(timeout=step)
+            except subprocess.TimeoutExpired:
+                if ends is not None and time.monotonic() >= ends:
+                    raise
+            if (reason := early_stop(self.run_dir.path)) is not None:
+                self.notes.append(reason)
+                return self.stop_master()
 
     def stop_workers(self) -> None:
         # Locust's master forgets workers once they report "stopped", so its quit message never

@@ -34,6 +34,10 @@ class RunRequest:
     master_bind: str = "127.0.0.1"
     master_port: int | None = None  # None: a free port (local workers only)
     preflight: bool = True  # run the probe's steps the workload needs before the load
+    # Asked every ``look_every_s`` while the load runs (``loadbench gate``): a reason to end it
+    # early, or None to go on. It reads the run directory it is given.
+    early_stop: Callable[[Path], str | None] | None = None
+    look_every_s: float = 10.0
 
     @property
     def distributed(self) -> bool:

@@ -36,6 +36,9 @@ Basis = Literal["service", "response"]
 SAMPLES_BY_BASIS: dict[str, str] = {"service": SAMPLES, "response": SAMPLES_RESPONSE}
 
 
+GATE = "gate.json"  # loadbench gate: every look at blue against green, and the decision
+
+
 ARRIVALS = "arrivals.jsonl"  # an open-model run's schedule: arrivals due, started, missed, lateness
 
 
