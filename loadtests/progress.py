@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from loadtests.live import LiveCheck
+from loadtests.recorder.format import ARRIVALS
 from loadtests.recorder.rundir import EVENTS, FIGURES, SAMPLES
 
 WINDOW_S = 10.0  # rates and "current" percentiles cover the last ten seconds
@@ -34,6 +35,10 @@ class ColorStatus:
     p95_ms: dict[str, float | None] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # over the whole run, by outcome
     samples: int = 0
+    # open-model runs: arrivals a second planned and started (last window), and missed (whole run)
+    arrivals_target: float | None = None
+    arrivals_started: float | None = None
+    missed: int = 0
 
 
 @dataclass
@@ -89,6 +94,7 @@ class RunWatcher:
         self._started: float | None = None
         self._steady_at: float | None = None
         self._samples, self._figures, self._events = (_Tail(run_dir / name) for name in (SAMPLES, FIGURES, EVENTS))
+        self._arrivals = ArrivalRates(run_dir / ARRIVALS)
         self._recent: deque[dict[str, Any]] = deque()
         self._status = {color: ColorStatus() for color in colors}
 
@@ -128,12 +134,52 @@ class RunWatcher:
         elapsed = now - self._started if self._started is not None else 0.0
         if self.phase == "steady state" and self._started is not None and elapsed > self.total_s:
             self.phase = "cooling down"
+        rates = self._arrivals.poll(now)
         for color, status in self._status.items():
+            if color in rates:
+                status.arrivals_target, status.arrivals_started, status.missed = rates[color]
             rows = [row for row in self._recent if row.get("target") == color]
             span = max((max((r["t1"] for r in rows), default=now) - min((r["t0"] for r in rows), default=now)), 1.0)
             status.rps = sum(int(r.get("count", 0)) for r in rows) / span
             status.p95_ms = {label: _p95(rows, name) for name, label in KEY_LATENCIES}
         return Snapshot(self.phase, elapsed, self.total_s, self._status, list(self.slos))
+
+
+class ArrivalRates:
+    """An open-model run's schedule as it is written (``arrivals.jsonl``): per target, arrivals a
+    second planned and started over the last ``WINDOW_S``, and missed over the whole run. The live
+    view and the web UI's Arrivals tab show them."""
+
+    def __init__(self, path: Path) -> None:
+        self._tail = _Tail(path)
+        self._recent: deque[dict[str, Any]] = deque()
+        self._missed: dict[str, int] = {}
+        self.by_scenario: dict[tuple[str, str], tuple[float, float, int]] = {}
+
+    def poll(self, now: float) -> dict[str, tuple[float, float, int]]:
+        for row in self._tail.lines():
+            target = str(row.get("target"))
+            self._missed[target] = self._missed.get(target, 0) + int(row.get("missed", 0))
+            self._recent.append(row)
+        while self._recent and self._recent[0].get("t1", 0) < now - WINDOW_S:
+            self._recent.popleft()
+        due: dict[tuple[str, str], int] = {}
+        started: dict[tuple[str, str], int] = {}
+        missed: dict[tuple[str, str], int] = {}
+        begin = min((float(r["t0"]) for r in self._recent), default=now)
+        end = max((float(r["t1"]) for r in self._recent), default=now)
+        span = max(end - begin, 1.0)
+        for row in self._recent:
+            key = (str(row.get("target")), str(row.get("scenario")))
+            due[key] = due.get(key, 0) + int(row.get("due", 0))
+            started[key] = started.get(key, 0) + int(row.get("started", 0))
+            missed[key] = missed.get(key, 0) + int(row.get("missed", 0))
+        self.by_scenario = {key: (due[key] / span, started.get(key, 0) / span, missed.get(key, 0)) for key in due}
+        totals: dict[str, tuple[float, float, int]] = {}
+        for (target, _), (planned, begun, _) in self.by_scenario.items():
+            old = totals.get(target, (0.0, 0.0, 0))
+            totals[target] = (old[0] + planned, old[1] + begun, self._missed.get(target, 0))
+        return totals
 
 
 def _p95(rows: list[dict[str, Any]], name: str) -> float | None:

@@ -47,7 +47,15 @@ def status_line(snapshot: Snapshot) -> str:
         users = "-" if status.users is None else str(status.users)
         conns = f" {status.connections} conns" if status.connections is not None else ""
         latencies = " ".join(f"{label} {_ms(status.p95_ms.get(label))}" for _, label in KEY_LATENCIES)
-        parts.append(f"{color}: {users} users{conns} {status.rps:.1f} req/s {latencies} errors {errors} 429s {limited}")
+        arrivals = ""
+        if status.arrivals_target is not None:
+            arrivals = (
+                f" arrivals {status.arrivals_started or 0:.1f}/{status.arrivals_target:.1f} per s"
+                f" ({status.missed} missed)"
+            )
+        parts.append(
+            f"{color}: {users} users{conns} {status.rps:.1f} req/s{arrivals} {latencies} errors {errors} 429s {limited}"
+        )
     counts = snapshot.slo_counts
     failing = [f"{c.name}[{c.target}]" for c in snapshot.slos if c.state == "fail"]
     slo = f"SLO {counts['pass']} pass {counts['fail']} fail {counts['no verdict']} pending"
@@ -68,16 +76,27 @@ def live_view(snapshot: Snapshot) -> Group:
         f" {snapshot.elapsed_s:4.0f} s / {snapshot.total_s:.0f} s",
     )
     table = Table(show_edge=False, pad_edge=False, box=None)
-    columns = ["color", "users", "conns", "req/s", *(label for _, label in KEY_LATENCIES), "errors", "429s"]
+    open_model = any(status.arrivals_target is not None for status in snapshot.colors.values())
+    arrival_columns = ["arrivals/s (target)", "missed"] if open_model else []
+    columns = ["color", "users", "conns", "req/s", *arrival_columns, *(label for _, label in KEY_LATENCIES),
+               "errors", "429s"]  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "color" else "right")
     for color, status in snapshot.colors.items():
         errors, limited = _failures(status.failures)
+        arrivals = []
+        if open_model:
+            target = status.arrivals_target
+            arrivals = [
+                "-" if target is None else f"{status.arrivals_started or 0:.1f} ({target:.1f})",
+                Text(str(status.missed), style="yellow" if status.missed else ""),
+            ]
         table.add_row(
             Text(color, style=COLORS.get(color, "")),
             "-" if status.users is None else str(status.users),
             "-" if status.connections is None else str(status.connections),
             f"{status.rps:.1f}",
+            *arrivals,
             *(_ms(status.p95_ms.get(label)) for _, label in KEY_LATENCIES),
             Text(str(errors), style="red" if errors else ""),
             Text(str(limited), style="yellow" if limited else ""),

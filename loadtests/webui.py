@@ -74,18 +74,39 @@ SLO_COLUMNS = (
 )
 
 
-def install_slo_tab(environment: Any, live_file: Path) -> None:
-    """An "SLO" tab in Locust's web UI: Locust's extension points are ``extendedTabs`` and
+ARRIVALS_TAB_KEY = "arrivals"
+ARRIVALS_COLUMNS = (
+    ("target", "Target"),
+    ("scenario", "Scenario"),
+    ("planned", "Target rate (/s)"),
+    ("achieved", "Achieved rate (/s)"),
+    ("missed", "Missed (last 10 s)"),
+)
+
+
+def install_slo_tab(environment: Any, live_file: Path, arrivals_file: Path | None = None) -> None:
+    """An "SLO" tab in Locust's web UI (and, for an open-model profile, an "Arrivals" tab: each
+    scenario's target and achieved rate): Locust's extension points are ``extendedTabs`` and
     ``extendedTables`` in the template arguments, filled from ``extended_stats`` in the
-    ``/stats/requests`` answer it polls every two seconds. The rows are the orchestrator's live
-    judgement (``live-slo.json``), so the tab shows exactly what the final verdict will compute."""
+    ``/stats/requests`` answer it polls every two seconds. The SLO rows are the orchestrator's live
+    judgement (``live-slo.json``), so the tab shows exactly what the final verdict will compute;
+    the arrivals are read from ``arrivals.jsonl`` as it is written."""
     web_ui = environment.web_ui
     if web_ui is None:
         return
-    web_ui.template_args["extendedTabs"] = [{"title": "SLO", "key": SLO_TAB_KEY}]
+    tabs = [(SLO_TAB_KEY, "SLO", SLO_COLUMNS)]
+    if arrivals_file is not None:
+        tabs.append((ARRIVALS_TAB_KEY, "Arrivals", ARRIVALS_COLUMNS))
+    web_ui.template_args["extendedTabs"] = [{"title": title, "key": key} for key, title, _ in tabs]
     web_ui.template_args["extendedTables"] = [
-        {"key": SLO_TAB_KEY, "structure": [{"key": key, "title": title} for key, title in SLO_COLUMNS]}
+        {"key": key, "structure": [{"key": name, "title": title} for name, title in columns]}
+        for key, _, columns in tabs
     ]
+    rates = None
+    if arrivals_file is not None:
+        from loadtests.progress import ArrivalRates
+
+        rates = ArrivalRates(arrivals_file)
 
     @web_ui.app.after_request
     def add_slo_rows(response):  # type: ignore[no-untyped-def]
@@ -99,5 +120,15 @@ def install_slo_tab(environment: Any, live_file: Path) -> None:
             rows = []  # not judged yet
         body = response.get_json(silent=True) or {}
         extended = [*body.get("extended_stats", []), {"key": SLO_TAB_KEY, "data": rows}]
+        if rates is not None:
+            import time
+
+            rates.poll(time.time())
+            arrivals = [
+                {"target": target, "scenario": scenario, "planned": round(planned, 2), "achieved": round(begun, 2),
+                 "missed": missed}
+                for (target, scenario), (planned, begun, missed) in sorted(rates.by_scenario.items())
+            ]  # fmt: skip
+            extended.append({"key": ARRIVALS_TAB_KEY, "data": arrivals})
         response.set_data(json.dumps({**body, "extended_stats": extended}))
         return response

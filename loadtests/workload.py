@@ -21,6 +21,7 @@ from loadtests import parent_watch
 from loadtests.config import RunConfig, TargetConfig, load_run_config
 from loadtests.credentials import CredentialPool, TokenMinter, admin_account, load_accounts, token_minter
 from loadtests.live import LIVE_SLO
+from loadtests.recorder.format import ARRIVALS
 from loadtests.recorder.plugin import RecorderPlugin
 from loadtests.recorder.response import ResponseTimePlugin
 from loadtests.recorder.schedule import ArrivalsPlugin, ScheduleGauge
@@ -186,7 +187,8 @@ def define_workload(events, environ: Mapping[str, str] = os.environ) -> dict[str
             environment, run_dir=run_dir, interval_s=config.profile.interval_s, end_after_s=config.end_after_s
         )
         if run_dir is not None:
-            install_slo_tab(environment, run_dir / LIVE_SLO)
+            arrivals = run_dir / ARRIVALS if config.profile.arrivals is not None else None
+            install_slo_tab(environment, run_dir / LIVE_SLO, arrivals)
         if config.parent_pid is not None:  # started by loadbench run: never outlive it
             parent_watch.install(
                 environment, parent_pid=config.parent_pid, run_dir=run_dir, await_finals=recorder.await_final_reports

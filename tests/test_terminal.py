@@ -123,3 +123,23 @@ def test_doctor_reports_a_lowered_open_file_limit() -> None:
 
     fine = run_cli("doctor", "--connections", "100", timeout=60)
     assert fine.returncode == 0 and "locust" in fine.stdout
+
+
+def test_an_open_model_runs_target_and_achieved_rates_are_shown(tmp_path: Path) -> None:
+    from loadtests.recorder.rows import ArrivalsRow
+    from loadtests.recorder.rundir import RunDirectory
+
+    directory = RunDirectory(tmp_path)
+    writer = directory.arrivals_writer()
+    for second in range(5):
+        t0 = 1000.0 + second
+        writer.write([ArrivalsRow(t0, t0 + 1, "green", "history_read", 20, 18, 2, None, None)])
+        writer.write([ArrivalsRow(t0, t0 + 1, "blue", "history_read", 20, 20, 0, None, None)])
+    writer.close()
+    watcher = RunWatcher(tmp_path, ["blue", "green"], total_s=10, clock=lambda: 1005.0)
+    snapshot = watcher.poll()
+    green = snapshot.colors["green"]
+    assert (green.arrivals_target, green.arrivals_started, green.missed) == (20.0, 18.0, 10)
+    line = status_line(snapshot)
+    assert "green: - users 0.0 req/s arrivals 18.0/20.0 per s (10 missed)" in line
+    assert "blue: - users 0.0 req/s arrivals 20.0/20.0 per s (0 missed)" in line
