@@ -20,6 +20,11 @@
 
     .venv/bin/python benchmarks/compare_validity.py                # everything (~20 min on 2 cores)
     .venv/bin/python benchmarks/compare_validity.py --skip-real    # synthetic only
+
+This measures `compare`: one look at a fixed-length run. The gate's sequential procedure, looked
+at every few seconds, is measured by ``benchmarks/gate_validity.py`` (the same questions: A/A
+false alarms, power for +10 %, plus the time to a decision), and the closed model's
+understatement of a slowdown by ``benchmarks/open_vs_closed.py``.
 """
 
 from __future__ import annotations
