@@ -7,6 +7,8 @@ ramp, its web UI shows the swarm, and distributed mode spreads it over worker pr
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -60,6 +62,14 @@ class FanoutSettings(_Strict):
 
 
 class SwarmSettings(_Strict):
+    # asyncio: every connection on one asyncio loop beside Locust's (``loadtests.swarm.engine``,
+    # ~3x lighter); gevent: python-socketio's sync client in each user's greenlet (the engine
+    # before issue 15, kept for comparison and for targets it alone has been tried against).
+    engine: Literal["asyncio", "gevent"] = "asyncio"
+    # asyncio engine: handshakes in flight at once, and none started while its loop is this late
+    max_connecting: int = Field(default=64, ge=1, le=10_000)
+    max_loop_lag_ms: float = Field(default=50.0, gt=0, le=10_000)
+    close_rate_per_s: float = Field(default=4000.0, gt=0, le=1_000_000)  # teardown: closes a second
     # auth.mode password: the swarm logs in this many accounts once per process and shares their
     # tokens (auth.mode mint: every connection gets its own minted token; loadtests.swarm.tokens)
     accounts: int = Field(default=1, ge=1, le=100_000)

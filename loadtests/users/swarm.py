@@ -1,10 +1,14 @@
 """``SwarmUser``: one Locust user holding one long-lived real-time connection.
 
-Locust's spawn rate is the connect rate, its user count is the swarm's size, its web UI lists the
-swarm's samples, and distributed mode spreads the connections over worker processes. The user
-does nothing but what ``loadtests.swarm.session`` says: its ``wait_time`` reads the connection
-until something is due, its one task does what is due. Color-blind: ``loadtests.workload`` derives
-``SwarmUser_blue`` and ``SwarmUser_green``.
+Locust's spawn rate is the connect rate (paced further by the engine's connect gate), its user
+count is the swarm's size, its web UI lists the swarm's samples, and distributed mode spreads the
+connections over worker processes. Color-blind: ``loadtests.workload`` derives ``SwarmUser_blue``
+and ``SwarmUser_green``.
+
+Two engines (``swarm.engine``): ``asyncio`` (the default) hands the connection to the process's
+``loadtests.swarm.engine.SwarmEngine`` at start and takes it back at stop, and the user's greenlet
+only sleeps; ``gevent`` does what ``loadtests.swarm.session`` says in the user's greenlet: its
+``wait_time`` reads the connection until something is due, its one task does what is due.
 
 Keep swarm users out of processes that also run heavy HTTP users (research/feasibility.md: mixing
 raised ping p95 from 1 to 51 ms); a swarm profile can be swarm-only.
@@ -21,7 +25,9 @@ from loadtests.config import RunConfig, TargetConfig
 from loadtests.credentials import load_accounts, token_minter
 from loadtests.dialects import dialect_for
 from loadtests.profiles import Profile
+from loadtests.swarm.aio_session import AioSwarmSession
 from loadtests.swarm.context import SwarmContext
+from loadtests.swarm.engine import RelayGauge, RelayTimer, SwarmEngine, SwarmHandle
 from loadtests.swarm.gauge import ConnectionGauge
 from loadtests.swarm.rooms import RoomBook
 from loadtests.swarm.session import SwarmSession
@@ -40,22 +46,59 @@ class SwarmUser(User):
 
     def __init__(self, environment) -> None:  # type: ignore[no-untyped-def]
         super().__init__(environment)
-        self.swarm.bind(environment.events.request)
-        self.session = SwarmSession(self.swarm)
+        ctx = self.swarm
+        ctx.bind(environment.events.request)
+        self.engine: SwarmEngine | None = None
+        self.handle: SwarmHandle | None = None
+        if ctx.settings.engine == "asyncio":
+            self.engine = _engine_for(environment, ctx)
+            assert ctx.timer is not None
+            relay = self.engine.relay
+            self.session: SwarmSession | AioSwarmSession = AioSwarmSession(
+                ctx, self.engine, timer=RelayTimer(ctx.timer, relay), gauge=RelayGauge(ctx.gauge, relay)
+            )
+        else:
+            self.session = SwarmSession(ctx)
 
     def on_start(self) -> None:
-        self.session.start()
+        if self.engine is not None:
+            assert isinstance(self.session, AioSwarmSession)
+            self.engine.ensure_tokens(self.swarm)  # any login waits here, on Locust's side
+            self.handle = self.engine.submit(self.session)
+        else:
+            self.session.start()
 
     def wait_time(self) -> float:
         # Locust marks the user "waiting" before it calls this, so a stop interrupts it at once.
+        if self.engine is not None:
+            return IDLE_WAIT_S  # the engine holds the connection
         return self.session.wait()
 
     @task
     def act(self) -> None:
-        self.session.act()
+        if self.engine is None:
+            self.session.act()
 
     def on_stop(self) -> None:
-        self.session.stop()
+        if self.engine is not None:
+            if self.handle is not None:
+                self.engine.stop(self.handle)
+        else:
+            self.session.stop()
+
+
+IDLE_WAIT_S = 3600.0  # an asyncio-engine user's sleep between (empty) tasks
+_ENGINE_HOOKED = "_loadbench_swarm_engine"
+
+
+def _engine_for(environment, ctx: SwarmContext) -> SwarmEngine:  # type: ignore[no-untyped-def]
+    """The process's engine, hooked once per environment to Locust's ramp end and quit."""
+    engine = SwarmEngine.shared(ctx.settings)
+    if getattr(environment, _ENGINE_HOOKED, None) is not engine:
+        setattr(environment, _ENGINE_HOOKED, engine)
+        environment.events.spawning_complete.add_listener(lambda **_: engine.spawning_complete())
+        environment.events.quitting.add_listener(lambda **_: engine.shutdown())
+    return engine
 
 
 def swarm_class_attributes(
