@@ -2,7 +2,7 @@
 
 One ``asyncio.Protocol`` per socket drives websockets' sans-IO ``ClientProtocol`` (the WebSocket
 handshake, framing, the peer's pings and close), and, for green, Engine.IO 4 / Socket.IO 5 packets
-with python-engineio's and python-socketio's own codecs. No task, no queue and no reader loop per
+(``loadtests.swarm.sio_codec``). No task, no queue and no reader loop per
 connection: bytes arrive in ``data_received``, become items in a short inbox, and wake the one
 waiter (the session's task, ``loadtests.swarm.aio_session``). A send writes to the transport
 without waiting. Why not python-socketio's ``AsyncClient``: an aiohttp session, two tasks and a
@@ -26,15 +26,15 @@ import errno
 from typing import Any
 from urllib.parse import urlsplit
 
-import engineio.packet as eio
-import socketio.packet as sio
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus
 from websockets.frames import Opcode
 from websockets.http11 import Response
+from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from loadtests.dialects.steps import Incoming, Kind, Outgoing, RealtimeEndpoint, SioEvent, WsText
+from loadtests.swarm import sio_codec as codec
 from loadtests.transport.base import TransportClosed
 from loadtests.transport.errors import ConnectFailed, TransportError
 from loadtests.transport.wire import ws_url
@@ -75,7 +75,7 @@ class _Socket(asyncio.Protocol):
     async def open(self, url: str, deadline_s: float) -> None:
         loop = asyncio.get_running_loop()
         parts = urlsplit(url)
-        self._handshake = loop.create_future()
+        self._handshake = _quiet_future(loop)
         async with asyncio.timeout(deadline_s):
             await loop.create_connection(lambda: self, parts.hostname, parts.port or 80)
             await self._handshake
@@ -155,7 +155,7 @@ class _Socket(asyncio.Protocol):
 
     # -- the owner's side ---------------------------------------------------------------------
     def send_text(self, text: str) -> None:
-        if self._transport is None or self._transport.is_closing():
+        if self._transport is None or self._transport.is_closing() or self._protocol.state is not State.OPEN:
             raise TransportError("not connected")
         self._protocol.send_text(text.encode())
         self._flush()
@@ -165,6 +165,9 @@ class _Socket(asyncio.Protocol):
         self._owner = None  # type: ignore[assignment]
         transport, self._transport = self._transport, None
         if transport is None:
+            return
+        if self._protocol.state is not State.OPEN:  # mid-handshake, or already closing: nothing to say
+            transport.abort()
             return
         try:
             self._protocol.send_close(1000)
@@ -242,6 +245,14 @@ class AioConnection:
             socket.close()
 
 
+def _quiet_future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+    """A handshake's future: its failure may come after its waiter gave up (a timeout, a stop);
+    that failure is the waiter's business, not a "never retrieved" warning on stderr."""
+    future: asyncio.Future[None] = loop.create_future()
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
+
+
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -283,7 +294,10 @@ class AioSioConnection(AioConnection):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         self._auth = dict(endpoint.auth) if endpoint.auth else None
-        joined = self._joined = loop.create_future()
+        joined = self._joined = _quiet_future(loop)
+        # Every Socket.IO client asks for the path with its trailing slash (python-socketio adds it;
+        # socket.io's Node server matches `/socket.io/` only and drops the upgrade otherwise).
+        endpoint = RealtimeEndpoint(endpoint.kind, endpoint.path.rstrip("/") + "/", endpoint.query, endpoint.auth)
         await self._open_socket(endpoint, {**endpoint.query, "EIO": "4", "transport": "websocket"}, timeout_s)
         try:
             async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
@@ -310,54 +324,47 @@ class AioSioConnection(AioConnection):
         super()._on_end(reason)
 
     def _on_text(self, text: str) -> None:
-        try:
-            packet = eio.Packet(encoded_packet=text)
-        except Exception:  # the target's bytes are untrusted: a bad packet is dropped
-            return
-        kind = packet.packet_type
-        if kind == eio.PING:
-            self._send_text(eio.Packet(eio.PONG, packet.data).encode())
-        elif kind == eio.OPEN:
-            connect = sio.Packet(sio.CONNECT, data=self._auth, namespace="/")
-            self._send_text(eio.Packet(eio.MESSAGE, connect.encode()).encode())
-        elif kind == eio.MESSAGE and isinstance(packet.data, str):
-            self._on_message(packet.data)
-        elif kind == eio.CLOSE:
+        kind = text[:1]
+        if kind == codec.EIO_MESSAGE:
+            self._on_message(text[1:])
+        elif kind == codec.EIO_PING:
+            self._send_text(codec.encode_pong(text))
+        elif kind == codec.EIO_OPEN:
+            self._send_text(codec.encode_connect(self._auth))
+        elif kind == codec.EIO_CLOSE:
             self.close()
             self._on_end("disconnected: transport close")
 
     def _on_message(self, data: str) -> None:
-        try:
-            packet = sio.Packet(encoded_packet=data)
-        except Exception:  # as above
+        packet = codec.decode_message(data)
+        if packet is None:
             return
-        kind = packet.packet_type
-        if kind == sio.EVENT and isinstance(packet.data, list) and packet.data:
-            event, args = packet.data[0], packet.data[1:]
+        kind, payload = packet.kind, packet.data
+        if kind == codec.SIO_EVENT and isinstance(payload, list) and payload:
+            event, args = payload[0], payload[1:]
             self._put(SioEvent(str(event), args[0] if len(args) == 1 else list(args) or None))
-        elif kind == sio.CONNECT:
+        elif kind == codec.SIO_CONNECT:
             self._settle(None)
-        elif kind == sio.CONNECT_ERROR:
-            reason = packet.data.get("message") if isinstance(packet.data, dict) else packet.data
+        elif kind == codec.SIO_CONNECT_ERROR:
+            reason = payload.get("message") if isinstance(payload, dict) else payload
             detail = str(reason or "no reason given")[:200]
             kind_of = "auth" if "auth" in detail.lower() else "protocol"
             self._settle(ConnectFailed(kind_of, f"handshake refused: {detail}", refused=True))
-        elif kind == sio.DISCONNECT:
+        elif kind == codec.SIO_DISCONNECT:
             self.close()
             self._on_end("disconnected: io server disconnect")
 
     def send(self, message: Outgoing) -> None:
         if not isinstance(message, SioEvent):
             raise TypeError("Socket.IO sends events")
-        data = [message.event] if message.data is None else [message.event, message.data]
-        self._send_text(eio.Packet(eio.MESSAGE, sio.Packet(sio.EVENT, data=data, namespace="/").encode()).encode())
+        self._send_text(codec.encode_event(message.event, message.data))
 
     def close(self) -> None:
         socket = self._socket
         if socket is not None:
             # The namespace's DISCONNECT, then the WebSocket close: the server sees a client leave.
             with contextlib.suppress(TransportError):
-                socket.send_text(eio.Packet(eio.MESSAGE, sio.Packet(sio.DISCONNECT, namespace="/").encode()).encode())
+                socket.send_text(codec.encode_disconnect())
         super().close()
 
 

@@ -30,6 +30,7 @@ Three mechanisms, each bounded:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -60,6 +61,7 @@ LAG_EVERY_S = 0.05  # how often the engine's loop measures its own lateness
 TOKENS_EVERY_S = 30.0  # how often Locust's thread refreshes the shared logins' tokens for the engine
 STOP_WAIT_S = 30.0  # a Locust user's stop waits at most this long for its connection's close
 START_WAIT_S = 10.0  # the engine's thread must have a running loop by then
+SHUTDOWN_WAIT_S = 5.0  # a quitting process waits at most this long for the engine's thread
 
 _start_thread = monkey.get_original("_thread", "start_new_thread")
 _allocate_lock = monkey.get_original("_thread", "allocate_lock")
@@ -207,6 +209,8 @@ class SwarmEngine:
         self.ramp_done = False
         self._frozen = False
         self._stopped = False
+        self._finished = _allocate_lock()  # released by the engine's thread as it ends
+        self._finished.acquire()
         started = _allocate_lock()
         started.acquire()
         _start_thread(self._thread_main, (started,))
@@ -227,15 +231,21 @@ class SwarmEngine:
         asyncio.set_event_loop(loop)
         self._loop = loop
         self.gate = ConnectGate(self.settings.max_connecting, self.settings.max_loop_lag_ms / 1000)
+        self._wake_closer = asyncio.Event()
         loop.call_soon(started.release)
         loop.call_soon(self._measure_lag, loop.time())
         loop.create_task(self._close_paced())
         try:
             loop.run_forever()
-        finally:
-            for task in asyncio.all_tasks(loop):
+            # Let every cancelled task finish its cancellation before the loop goes.
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
                 task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        finally:
             loop.close()
+            self._finished.release()
 
     def _measure_lag(self, scheduled: float) -> None:
         loop = self._loop
@@ -264,15 +274,20 @@ class SwarmEngine:
 
     def _stop(self, handle: SwarmHandle) -> None:
         self._closing.append(handle)
+        self._wake_closer.set()
 
     async def _close_paced(self) -> None:
+        """Close stopped sessions, at most ``close_rate_per_s``; asleep while there are none."""
         tick = 0.01
         while True:
-            budget = max(int(self.settings.close_rate_per_s * tick), 1)
-            while self._closing and budget > 0:
-                self._close_now(self._closing.popleft())
-                budget -= 1
-            await asyncio.sleep(tick)
+            await self._wake_closer.wait()
+            self._wake_closer.clear()
+            while self._closing:
+                budget = max(int(self.settings.close_rate_per_s * tick), 1)
+                while self._closing and budget > 0:
+                    self._close_now(self._closing.popleft())
+                    budget -= 1
+                await asyncio.sleep(tick)
 
     def _close_now(self, handle: SwarmHandle) -> None:
         session = handle.session
@@ -280,6 +295,8 @@ class SwarmEngine:
             session.task.cancel()
         try:
             session.finish()
+        except Exception:  # a close that fails must not stop the closes after it
+            self.relay.put(log.exception, "swarm engine: a close failed")
         finally:
             self._sessions.discard(session)
             self.relay.put(handle.closed.set)
@@ -290,7 +307,8 @@ class SwarmEngine:
         for session in list(self._sessions):
             if session.task is not None:
                 session.task.cancel()
-            session.conn.close()
+            with contextlib.suppress(Exception):
+                session.conn.close()
         self._sessions.clear()
         assert self._loop is not None
         self._loop.stop()
@@ -358,9 +376,9 @@ class SwarmEngine:
             return
         self._call(self._shutdown)
         self._stopped = True
-        deadline = time.monotonic() + 2.0
-        while self._sessions and time.monotonic() < deadline:
-            gevent.sleep(0.01)
+        deadline = time.monotonic() + SHUTDOWN_WAIT_S
+        while not self._finished.acquire(blocking=False) and time.monotonic() < deadline:
+            gevent.sleep(0.01)  # the thread ends once its loop has let its tasks go
         self.relay.drain()
         for greenlet in (*self._refreshers, self._drainer):
             greenlet.kill(block=False)

@@ -1,0 +1,137 @@
+"use strict";
+// fast green: a tiny Socket.IO server for benchmarks/swarm_hold.py (--server node).
+//
+// It speaks only the part of green's real-time contract (CONTRACT.md, "green real-time") that the
+// connection swarm and the anchor use, and as cheaply as a Socket.IO server gets, so that a
+// benchmark against it measures the generator rather than the server:
+//
+//   path /socket.io/, WebSocket transport only, default namespace
+//   handshake auth.token: any non-empty string (else "Authentication failed")
+//   on connection        -> connected {status: "connected", userId, message: "Connected"}
+//   ping <token>         -> pong "Pong: <token>"
+//   join-room {chatId}   -> joins the room chatId, joined-room {chatId}
+//   send-message {chatId, content} -> message {chatId, content} to the room, message-sent to the sender
+//   GET /api/health      -> 200 {"status": "ok"} (the benchmark's readiness check)
+//
+// It is a stand-in for a fast server, not an implementation of the contract: the handshake token
+// is NOT verified (no JWT signature check, no expiry, no user lookup); its `sub` claim is read
+// unverified, only to fill `userId`. Never expose it beyond the loopback address it binds.
+//
+//   node server.js [PORT]          (or FAST_GREEN_PORT=PORT; 0 or nothing: any free port)
+//
+// It prints one line, "fast-green ready http://127.0.0.1:PORT", once it listens, and exits when its
+// standard input closes (the parent went away, however it died) or on SIGTERM / SIGINT.
+
+const http = require("node:http");
+const { Server } = require("socket.io");
+
+const HOST = "127.0.0.1";
+const AUTH_FAILED = "Authentication failed";
+
+function portFromArgs() {
+  const raw = process.argv[2] ?? process.env.FAST_GREEN_PORT ?? "0";
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`fast-green: not a port: ${raw}\n`);
+    process.exit(2);
+  }
+  return port;
+}
+
+// The JWT's payload `sub`, read without any verification (see above); "" when there is none.
+function unverifiedSubject(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3) return "";
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+    return claims !== null && typeof claims.sub === "string" ? claims.sub : "";
+  } catch {
+    return "";
+  }
+}
+
+const BODY = JSON.stringify({ status: "ok" });
+
+const httpServer = http.createServer((req, res) => {
+  // Socket.IO answers its own path before this handler; everything else lands here.
+  const path = (req.url || "").split("?")[0];
+  if (req.method === "GET" && path === "/api/health") {
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(BODY) });
+    res.end(BODY);
+    return;
+  }
+  res.writeHead(404, { "content-type": "application/json" });
+  res.end(JSON.stringify({ statusCode: 404, message: "Not Found" }));
+});
+
+const io = new Server(httpServer, {
+  path: "/socket.io/",
+  transports: ["websocket"],
+  serveClient: false,
+  perMessageDeflate: false,
+  httpCompression: false,
+});
+
+io.use((socket, next) => {
+  const auth = socket.handshake.auth;
+  const token = auth !== null && typeof auth === "object" ? auth.token : undefined;
+  if (typeof token !== "string" || token === "") {
+    next(new Error(AUTH_FAILED));
+    return;
+  }
+  socket.data.userId = unverifiedSubject(token);
+  next();
+});
+
+io.on("connection", (socket) => {
+  // Emitted after the namespace's CONNECT packet, as the real green does.
+  socket.emit("connected", { status: "connected", userId: socket.data.userId, message: "Connected" });
+
+  // No acknowledgements, for this or any event: green sends none (its answers are events).
+  socket.on("ping", (token) => {
+    socket.emit("pong", "Pong: " + token);
+  });
+
+  socket.on("join-room", (data) => {
+    const chatId = data !== null && typeof data === "object" ? data.chatId : undefined;
+    if (typeof chatId !== "string" || chatId === "") {
+      socket.emit("error", { message: "Invalid chat ID" });
+      return;
+    }
+    socket.join(chatId);
+    socket.emit("joined-room", { chatId });
+  });
+
+  socket.on("send-message", (data) => {
+    const chatId = data !== null && typeof data === "object" ? data.chatId : undefined;
+    if (typeof chatId !== "string" || chatId === "") {
+      socket.emit("error", { message: "Invalid chat ID" });
+      return;
+    }
+    const content = data.content;
+    io.to(chatId).emit("message", { chatId, content });
+    socket.emit("message-sent", { chatId });
+  });
+});
+
+function shutdown() {
+  process.exit(0);
+}
+
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+// The parent holds our stdin open; when it goes away (even by SIGKILL) the pipe closes.
+process.stdin.on("end", shutdown);
+process.stdin.on("close", shutdown);
+process.stdin.on("error", shutdown);
+process.stdin.resume();
+
+httpServer.on("error", (error) => {
+  process.stderr.write(`fast-green: ${error.message}\n`);
+  process.exit(1);
+});
+
+httpServer.listen(portFromArgs(), HOST, () => {
+  const { port } = httpServer.address();
+  process.stdout.write(`fast-green ready http://${HOST}:${port}\n`);
+});
