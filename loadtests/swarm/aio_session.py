@@ -10,14 +10,13 @@ to Locust's thread, with the time stamps taken here, where things happened.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from loadtests.dialects.base import StreamEvent
 from loadtests.swarm.aio_connection import AioConnection, new_aio_connection
 from loadtests.swarm.context import SwarmContext
-from loadtests.swarm.core import MAX_EVENTS_PER_PUMP, GaugeLike, SessionCore, TimerLike, failure_of
+from loadtests.swarm.core import MAX_EVENTS_PER_PUMP, GaugeLike, OpenWait, SessionCore, TimerLike
 from loadtests.transport.errors import ConnectFailed
 
 if TYPE_CHECKING:
@@ -57,35 +56,22 @@ class AioSwarmSession(SessionCore):
             await self._attempt_paced()
 
     async def _attempt_paced(self) -> None:
-        begun = self._begin_attempt()
-        if begun is None:
-            return
-        token, endpoint = begun
-        settings, dialect = self.ctx.settings, self.ctx.dialect
-        start = self.timer.start()
-        deadline = self.ctx.clock() + settings.connect_timeout_s
+        """Drive ``SessionCore._attempt_steps`` with awaited waits."""
+        steps = self._attempt_steps()
+        answer: ConnectFailed | StreamEvent | None = None
         try:
-            await self.conn.open(endpoint, settings.connect_timeout_s)
-        except ConnectFailed as failure:
-            self._connect_failed(start, failure)
-            return
-        ready_event = dialect.ready_event
-        if ready_event is not None:
-            event = await self._pump(deadline, lambda e: isinstance(e, ready_event))
-            if not isinstance(event, ready_event):
-                self._connect_failed(start, failure_of(event, ready_event.__name__), close=True)
-                return
-        end_ns = time.perf_counter_ns()  # blue: the socket is open (the contract's timing point)
-        if dialect.opening_required:
-            opening = self._begin_opening(token)
-            if opening is not None and not isinstance(opening, ConnectFailed):
-                until = opening.step.until
-                event = await self._pump(self._opening_deadline(deadline), lambda e: isinstance(e, until))  # type: ignore[arg-type]
-                opening = self._end_opening(opening, event)
-            if isinstance(opening, ConnectFailed):
-                self._connect_failed(start, opening, close=True)
-                return
-        self._connected(start, end_ns)
+            while True:
+                wait = steps.send(answer)
+                if isinstance(wait, OpenWait):
+                    try:
+                        await self.conn.open(wait.endpoint, wait.timeout_s)
+                        answer = None
+                    except ConnectFailed as failure:
+                        answer = failure
+                else:
+                    answer = await self._pump(wait.deadline, wait.want)
+        except StopIteration:
+            pass
 
     async def _pump(self, deadline: float, want: Callable[[StreamEvent], bool] | None) -> StreamEvent | None:
         """As ``SwarmSession._pump``, awaited."""

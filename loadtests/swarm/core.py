@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loadtests.dialects.base import (
@@ -58,6 +59,8 @@ __all__ = [
     "ROOM",
     "RTT",
     "GaugeLike",
+    "OpenWait",
+    "PumpWait",
     "SessionCore",
     "TimerLike",
     "failure_of",
@@ -124,6 +127,22 @@ def failure_of(event: StreamEvent | None, waited_for: str) -> ConnectFailed:
     if isinstance(event, StreamFailed):
         return ConnectFailed("protocol", f"server error: {event.message}")
     return ConnectFailed("protocol", f"unexpected {type(event).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWait:
+    """An attempt waits for the connection to open."""
+
+    endpoint: RealtimeEndpoint
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PumpWait:
+    """An attempt reads until ``deadline`` for the first event ``want`` accepts."""
+
+    deadline: float
+    want: Callable[[StreamEvent], bool]
 
 
 class _Opening:
@@ -245,6 +264,42 @@ class SessionCore:
             self._failed(failure)
             return None
         return token, ctx.dialect.realtime_endpoint(AuthSession(token))
+
+    def _attempt_steps(self) -> Generator[OpenWait | PumpWait, ConnectFailed | StreamEvent | None, None]:
+        """One connect attempt, without the I/O: it yields what to wait for (``OpenWait``: open the
+        connection, answered with the ``ConnectFailed`` or ``None``; ``PumpWait``: read until an
+        event it wants, answered with that event or ``None``), and records the outcome. Each
+        engine drives it with its own waiting (``SwarmSession._attempt``, ``AioSwarmSession._attempt``)."""
+        begun = self._begin_attempt()
+        if begun is None:
+            return
+        token, endpoint = begun
+        settings, dialect = self.ctx.settings, self.ctx.dialect
+        start = self.timer.start()
+        deadline = self.ctx.clock() + settings.connect_timeout_s
+        failure = yield OpenWait(endpoint, settings.connect_timeout_s)
+        if isinstance(failure, ConnectFailed):
+            self._connect_failed(start, failure)
+            return
+        ready_event = dialect.ready_event
+        if ready_event is not None:
+            event = yield PumpWait(deadline, lambda e: isinstance(e, ready_event))
+            if not isinstance(event, ready_event):
+                self._connect_failed(start, failure_of(event, ready_event.__name__), close=True)  # type: ignore[arg-type]
+                return
+        end_ns = time.perf_counter_ns()  # blue: the socket is open (the contract's timing point)
+        if dialect.opening_required:
+            # ...but the attempt only succeeds once the socket has opened its chat: an attempt
+            # whose first frame is refused is a failed connect, counted once, with the server's reason.
+            opening = self._begin_opening(token)
+            if opening is not None and not isinstance(opening, ConnectFailed):
+                until = opening.step.until
+                event = yield PumpWait(self._opening_deadline(deadline), lambda e: isinstance(e, until))  # type: ignore[arg-type]
+                opening = self._end_opening(opening, event)  # type: ignore[arg-type]
+            if isinstance(opening, ConnectFailed):
+                self._connect_failed(start, opening, close=True)
+                return
+        self._connected(start, end_ns)
 
     def _token(self) -> str | None:
         assert self.ctx.tokens is not None

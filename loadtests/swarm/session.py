@@ -13,7 +13,6 @@ a third of the memory and CPU per connection (``benchmarks/swarm_hold.py``); thi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import gevent
@@ -30,8 +29,8 @@ from loadtests.swarm.core import (
     RECONNECT,
     ROOM,
     RTT,
+    OpenWait,
     SessionCore,
-    failure_of,
 )
 from loadtests.transport.errors import ConnectFailed
 
@@ -74,37 +73,22 @@ class SwarmSession(SessionCore):
 
     # -- waiting -------------------------------------------------------------------------------
     def _attempt(self) -> None:
-        begun = self._begin_attempt()
-        if begun is None:
-            return
-        token, endpoint = begun
-        settings, dialect = self.ctx.settings, self.ctx.dialect
-        start = self.timer.start()
-        deadline = self.ctx.clock() + settings.connect_timeout_s
+        """Drive ``SessionCore._attempt_steps`` with blocking waits."""
+        steps = self._attempt_steps()
+        answer: ConnectFailed | StreamEvent | None = None
         try:
-            self.conn.open(endpoint, settings.connect_timeout_s)
-        except ConnectFailed as failure:
-            self._connect_failed(start, failure)
-            return
-        ready_event = dialect.ready_event
-        if ready_event is not None:
-            event = self._pump(deadline, lambda e: isinstance(e, ready_event))
-            if not isinstance(event, ready_event):
-                self._connect_failed(start, failure_of(event, ready_event.__name__), close=True)
-                return
-        end_ns = time.perf_counter_ns()  # blue: the socket is open (the contract's timing point)
-        if dialect.opening_required:
-            # ...but the attempt only succeeds once the socket has opened its chat: an attempt
-            # whose first frame is refused is a failed connect, counted once, with the server's reason.
-            opening = self._begin_opening(token)
-            if opening is not None and not isinstance(opening, ConnectFailed):
-                until = opening.step.until
-                event = self._pump(self._opening_deadline(deadline), lambda e: isinstance(e, until))  # type: ignore[arg-type]
-                opening = self._end_opening(opening, event)
-            if isinstance(opening, ConnectFailed):
-                self._connect_failed(start, opening, close=True)
-                return
-        self._connected(start, end_ns)
+            while True:
+                wait = steps.send(answer)
+                if isinstance(wait, OpenWait):
+                    try:
+                        self.conn.open(wait.endpoint, wait.timeout_s)
+                        answer = None
+                    except ConnectFailed as failure:
+                        answer = failure
+                else:
+                    answer = self._pump(wait.deadline, wait.want)
+        except StopIteration:
+            pass
 
     def _pump(self, deadline: float, want: Callable[[StreamEvent], bool] | None) -> StreamEvent | None:
         """Read until ``deadline``, handling what arrives; with ``want``, return the first event it

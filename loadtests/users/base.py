@@ -8,11 +8,29 @@ from locust import User
 
 from loadtests.client import PlatformClient
 from loadtests.config import TargetConfig
-from loadtests.credentials import CredentialPool, TokenMinter
+from loadtests.credentials import Account, CredentialPool, TokenMinter
 from loadtests.dialects import dialect_for
 from loadtests.profiles import Profile
 from loadtests.timing import Timer
 from loadtests.webui import effective_target
+
+
+def account_client(
+    target: TargetConfig, account: Account, *, timer: Timer, minter: TokenMinter | None, profile: Profile
+) -> PlatformClient:
+    """A ``PlatformClient`` for one account on one target: its password login, or its minted token."""
+    dialect = dialect_for(target.color, target.dialect)
+    return PlatformClient(
+        dialect=dialect,
+        base_url=target.url,
+        timer=timer,
+        credentials=account.credentials,
+        mint=(lambda: minter.mint(dialect, account)) if minter is not None else None,
+        timeouts=profile.timeouts,
+        token_ttl_s=target.dialect.token_ttl_s,
+        refresh_margin_s=target.dialect.refresh_margin_s,
+        role=account.role or "Admin",
+    )
 
 
 class PlatformUser(User):
@@ -31,21 +49,9 @@ class PlatformUser(User):
         # The web UI's start form may have changed the URL or dialect options since import.
         target = effective_target(self.target, environment.parsed_options, self.allow_remote)
         timer = Timer(environment.events.request, target=target.color, user_class=self.class_label)
-        dialect = dialect_for(target.color, target.dialect)
         runner = environment.runner
         account = self.credentials.next(getattr(runner, "worker_index", 0) if runner is not None else 0)
-        minter = self.minter
-        self.api = PlatformClient(
-            dialect=dialect,
-            base_url=target.url,
-            timer=timer,
-            credentials=account.credentials,
-            mint=(lambda: minter.mint(dialect, account)) if minter is not None else None,
-            timeouts=self.profile.timeouts,
-            token_ttl_s=target.dialect.token_ttl_s,
-            refresh_margin_s=target.dialect.refresh_margin_s,
-            role=account.role or "Admin",
-        )
+        self.api = account_client(target, account, timer=timer, minter=self.minter, profile=self.profile)
 
     def on_stop(self) -> None:
         self.api.close()

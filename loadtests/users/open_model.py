@@ -31,12 +31,12 @@ from loadtests.arrivals import ArrivalSettings, arrival_times
 from loadtests.client import PlatformClient
 from loadtests.config import TargetConfig
 from loadtests.credentials import CredentialPool, TokenMinter
-from loadtests.dialects import dialect_for
 from loadtests.dialects.base import Upload
 from loadtests.payloads import make_payload
 from loadtests.profiles import Profile
 from loadtests.recorder.schedule import ScheduleGauge
 from loadtests.timing import Timer
+from loadtests.users.base import account_client
 from loadtests.webui import effective_target
 
 _PROMPT = "explain the lecture notes on sorting algorithms in simple terms please"
@@ -119,20 +119,9 @@ class OpenModelUser(User):
 
     def _client(self) -> PlatformClient:
         target = self._target
-        dialect = dialect_for(target.color, target.dialect)
+        timer = Timer(self.environment.events.request, target=target.color, user_class=self.class_label)
         account = self.credentials.next(self._index)
-        minter = self.minter
-        return PlatformClient(
-            dialect=dialect,
-            base_url=target.url,
-            timer=Timer(self.environment.events.request, target=target.color, user_class=self.class_label),
-            credentials=account.credentials,
-            mint=(lambda: minter.mint(dialect, account)) if minter is not None else None,
-            timeouts=self.profile.timeouts,
-            token_ttl_s=target.dialect.token_ttl_s,
-            refresh_margin_s=target.dialect.refresh_margin_s,
-            role=account.role or "Admin",
-        )
+        return account_client(target, account, timer=timer, minter=self.minter, profile=self.profile)
 
     def on_start(self) -> None:
         # One start per process for both colors: the same schedule for each (a paired run).
