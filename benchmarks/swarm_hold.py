@@ -459,7 +459,7 @@ def build_fast_green() -> str | None:
 @contextmanager
 def fast_green(ready_timeout_s: float = 30.0) -> Iterator[tuple[str, int]]:
     """``node server.js PORT`` on a free loopback port; yields (url, pid) once it printed its ready
-    line and answers ``GET /api/health``. Always stopped at the end; it also exits by itself if
+    line and answers ``GET /health``. Always stopped at the end; it also exits by itself if
     this process dies (its stdin is our pipe)."""
     import httpx
 
@@ -482,12 +482,12 @@ def fast_green(ready_timeout_s: float = 30.0) -> Iterator[tuple[str, int]]:
             deadline = time.monotonic() + ready_timeout_s
             while True:
                 try:
-                    if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("fast green printed its ready line but /api/health did not answer 200")
+                    raise RuntimeError("fast green printed its ready line but /health did not answer 200")
                 time.sleep(0.05)
             yield url, proc.pid
         finally:

@@ -11,7 +11,10 @@
 //   ping <token>         -> pong "Pong: <token>"
 //   join-room {chatId}   -> joins the room chatId, joined-room {chatId}
 //   send-message {chatId, content} -> message {chatId, content} to the room, message-sent to the sender
-//   GET /api/health      -> 200 {"status": "ok"} (the benchmark's readiness check)
+//   GET /health          -> 200 {"status": "ok"} (outside the REST base, as green has it: the
+//                           benchmark's readiness check and loadbench's health probe)
+//   GET /api/auth/me     -> 200 {userId, username, roles} from the Bearer token's claims, else 401
+//                           (loadbench's preflight asks it whether a minted token is taken)
 //
 // It is a stand-in for a fast server, not an implementation of the contract: the handshake token
 // is NOT verified (no JWT signature check, no expiry, no user lookup); its `sub` claim is read
@@ -38,30 +41,52 @@ function portFromArgs() {
   return port;
 }
 
-// The JWT's payload `sub`, read without any verification (see above); "" when there is none.
-function unverifiedSubject(token) {
+// The JWT's payload, read without any verification (see above); null when it is not one.
+function unverifiedClaims(token) {
   const parts = token.split(".");
-  if (parts.length !== 3) return "";
+  if (parts.length !== 3) return null;
   try {
     const claims = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
-    return claims !== null && typeof claims.sub === "string" ? claims.sub : "";
+    return claims !== null && typeof claims === "object" ? claims : null;
   } catch {
-    return "";
+    return null;
   }
 }
 
-const BODY = JSON.stringify({ status: "ok" });
+function unverifiedSubject(token) {
+  const claims = unverifiedClaims(token);
+  return claims !== null && typeof claims.sub === "string" ? claims.sub : "";
+}
+
+function sendJson(res, status, value) {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+// green's GET {base}/auth/me: {userId, username, roles} (CONTRACT.md, "Auth"), 401 without a token.
+function authMe(req, res) {
+  const header = req.headers.authorization || "";
+  const claims = header.startsWith("Bearer ") ? unverifiedClaims(header.slice(7)) : null;
+  if (claims === null || typeof claims.sub !== "string") {
+    sendJson(res, 401, { statusCode: 401, message: "Unauthorized" });
+    return;
+  }
+  sendJson(res, 200, { userId: claims.sub, username: claims.username, roles: claims.roles });
+}
 
 const httpServer = http.createServer((req, res) => {
   // Socket.IO answers its own path before this handler; everything else lands here.
   const path = (req.url || "").split("?")[0];
-  if (req.method === "GET" && path === "/api/health") {
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(BODY) });
-    res.end(BODY);
+  if (req.method === "GET" && path === "/health") {
+    sendJson(res, 200, { status: "ok" });
     return;
   }
-  res.writeHead(404, { "content-type": "application/json" });
-  res.end(JSON.stringify({ statusCode: 404, message: "Not Found" }));
+  if (req.method === "GET" && path === "/api/auth/me") {
+    authMe(req, res);
+    return;
+  }
+  sendJson(res, 404, { statusCode: 404, message: "Not Found" });
 });
 
 const io = new Server(httpServer, {

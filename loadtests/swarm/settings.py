@@ -69,6 +69,9 @@ class SwarmSettings(_Strict):
     # asyncio engine: handshakes in flight at once, and none started while its loop is this late
     max_connecting: int = Field(default=64, ge=1, le=10_000)
     max_loop_lag_ms: float = Field(default=50.0, gt=0, le=10_000)
+    # ... nor while the whole process (Locust's thread and the engine's) has used this much of a
+    # core over the last half second: the generator keeps headroom below the 90 % that invalidates a run
+    max_cpu_pct: float = Field(default=65.0, gt=0, le=6400)
     close_rate_per_s: float = Field(default=4000.0, gt=0, le=1_000_000)  # teardown: closes a second
     # auth.mode password: the swarm logs in this many accounts once per process and shares their
     # tokens (auth.mode mint: every connection gets its own minted token; loadtests.swarm.tokens)

@@ -27,7 +27,7 @@ from loadtests.dialects import dialect_for
 from loadtests.profiles import Profile
 from loadtests.swarm.aio_session import AioSwarmSession
 from loadtests.swarm.context import SwarmContext
-from loadtests.swarm.engine import RelayGauge, RelayTimer, SwarmEngine, SwarmHandle
+from loadtests.swarm.engine import RelayGauge, RelayTimer, SwarmEngine, SwarmHandle, stop_users_paced
 from loadtests.swarm.gauge import ConnectionGauge
 from loadtests.swarm.rooms import RoomBook
 from loadtests.swarm.session import SwarmSession
@@ -92,13 +92,34 @@ _ENGINE_HOOKED = "_loadbench_swarm_engine"
 
 
 def _engine_for(environment, ctx: SwarmContext) -> SwarmEngine:  # type: ignore[no-untyped-def]
-    """The process's engine, hooked once per environment to Locust's ramp end and quit."""
+    """The process's engine, hooked once per environment to Locust's test start, ramp end, test
+    stop and quit."""
     engine = SwarmEngine.shared(ctx.settings)
     if getattr(environment, _ENGINE_HOOKED, None) is not engine:
         setattr(environment, _ENGINE_HOOKED, engine)
-        environment.events.spawning_complete.add_listener(lambda **_: engine.spawning_complete())
-        environment.events.quitting.add_listener(lambda **_: engine.shutdown())
+        engine.reopen()  # this environment's test has started (its first user is being made)
+        events = environment.events
+        events.test_start.add_listener(lambda **_: engine.reopen())
+        events.spawning_complete.add_listener(lambda **_: engine.spawning_complete())
+        events.test_stopping.add_listener(lambda **_: _stop_swarm(environment, engine))
+        events.quitting.add_listener(lambda **_: engine.shutdown())
     return engine
+
+
+def _stop_swarm(environment, engine: SwarmEngine) -> None:  # type: ignore[no-untyped-def]
+    """The test is stopping, before Locust stops its users: the engine closes every connection,
+    paced, then this process's swarm users are stopped in paced batches
+    (``loadtests.swarm.engine``, "Paced teardown")."""
+    runner = environment.runner
+    if runner is None:
+        return
+    users = [
+        greenlet.args[0]
+        for greenlet in list(runner.user_greenlets)
+        if greenlet.args and isinstance(greenlet.args[0], SwarmUser) and greenlet.args[0].engine is engine
+    ]
+    engine.close_all(expected=len(users))
+    stop_users_paced(users, engine.settings.close_rate_per_s)
 
 
 def swarm_class_attributes(

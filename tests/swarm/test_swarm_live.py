@@ -161,3 +161,35 @@ def test_fan_out_samples_are_real_and_the_last_receiver_is_the_latest(
         assert len(receivers) == 7  # a full room of 8: one sender, seven receivers
         assert last["response_time"] == pytest.approx(max(receivers))  # the last receiver's own delay
         assert last["response_time"] >= min(receivers) > 0
+
+
+def test_a_stopping_test_closes_the_swarm_paced_then_stops_its_users(green: BackendProcess, pool_password: str) -> None:
+    # Locust's test_stopping: the engine closes every connection at close_rate_per_s, then the idle
+    # users are stopped at that rate too, so Locust's own all-at-once stop finds none left.
+    users, rate = 60, 100.0
+    profile = parse_profile(
+        {"name": "swarm-test", "duration_s": 30, "users": users, "spawn_rate": users, "mix": {"SwarmUser": 1},
+         "health_probe_s": None, "swarm": {"ping_interval_s": [5, 10], "close_rate_per_s": rate}},
+        source="test",
+    )  # fmt: skip
+    config = RunConfig(profile=profile, targets=(TargetConfig(color="green", url=green.url),))
+    (cls,) = user_classes(config, environ={ENV_USER_PASSWORD: pool_password}).values()
+    events = Events()
+    runner = Environment(user_classes=[cls], events=events, stop_timeout=20).create_local_runner()
+    stopped_by_locust: list[int] = []
+    events.test_stop.add_listener(lambda **_: stopped_by_locust.append(runner.user_count))
+    runner.start(users, spawn_rate=users)
+    try:
+        gauge = cls.swarm.gauge
+        wait_until(lambda: gauge.open >= users, 20, "the ramp")
+        swarm_users = [g.args[0] for g in runner.user_greenlets]
+        started = time.monotonic()
+        runner.stop()
+        took = time.monotonic() - started
+    finally:
+        runner.quit()
+    assert gauge.open == 0
+    assert all(user.handle is not None and user.handle.closed.is_set() for user in swarm_users)
+    # both halves paced: users / rate for the closes, as long again for the users' stops
+    assert took >= 2 * users / rate * 0.8, took
+    assert stopped_by_locust == [0]
