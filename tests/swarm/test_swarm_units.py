@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import resource
+import time
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,31 @@ def test_loadbench_run_refuses_an_impossible_swarm_before_starting_anything(
     err = capsys.readouterr().err
     assert "configuration error: swarm: 60000 connections per Locust process" in err
     assert not out.exists()
+
+
+def test_the_connect_gate_holds_handshakes_while_the_generator_is_busy_but_never_starves() -> None:
+    import asyncio
+
+    from loadtests.swarm.engine import ConnectGate, CpuWindow
+
+    async def scenario() -> None:
+        gate = ConnectGate(max_connecting=4, max_lag_s=0.05, max_cpu_pct=65)
+        gate.cpu_pct = 99.0
+        assert not gate.busy  # nothing in flight: one may start, however busy the process
+        await gate.__aenter__()
+        assert gate.busy  # one in flight and the CPU past its bound: the next one waits
+        second = asyncio.ensure_future(gate.__aenter__())
+        await asyncio.sleep(0.12)
+        assert not second.done() and gate.held_s > 0
+        gate.cpu_pct = 10.0
+        await asyncio.wait_for(second, 1)
+        assert gate.in_flight == 2
+        gate.lag_s = 0.2  # a late loop holds it just the same
+        assert gate.busy
+
+    asyncio.run(scenario())
+    window = CpuWindow(window_s=0.2)
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:  # spin: this thread uses a whole core
+        pass
+    assert window.sample() > 50
