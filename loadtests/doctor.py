@@ -48,12 +48,16 @@ def check_ports(connections: int, limits: preflight.HostLimits) -> Finding:
     usable = int(limits.ports * preflight.PORT_RANGE_USE)
     found = f"ephemeral range {limits.port_range[0]}-{limits.port_range[1]} ({usable} usable per target)"
     if connections > usable:
-        return Finding("ephemeral ports", "fail", found, "widen net.ipv4.ip_local_port_range or lower the count")
+        return Finding(
+            "ephemeral ports", "fail", found,
+            "add swarm.source_addresses (each has its own range), widen net.ipv4.ip_local_port_range or lower users",
+        )  # fmt: skip
     return Finding("ephemeral ports", "ok", found)
 
 
 def check_memory(connections: int, limits: preflight.HostLimits) -> Finding:
-    needed = int(connections * (preflight.CLIENT_KB_PER_CONNECTION + preflight.SERVER_KB_PER_CONNECTION) * 1024)
+    client_kb = preflight.CLIENT_KB_PER_CONNECTION["asyncio"]  # the default swarm engine's
+    needed = int(connections * (client_kb + preflight.SERVER_KB_PER_CONNECTION) * 1024)
     found = f"{limits.available_bytes / 2**30:.1f} GiB available; ~{needed / 2**30:.2f} GiB needed"
     if needed > limits.available_bytes:
         return Finding("memory", "fail", found, "lower the connection count or free memory")

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from loadtests.credentials import check_credentials
 from loadtests.errors import ConfigError
 from loadtests.profiles import Profile
 from loadtests.shapes import CanaryShape, default_canary
 from loadtests.swarm import preflight
-from loadtests.targets import TargetPlan, plan_targets
+from loadtests.targets import TargetPlan, is_loopback, plan_targets
 
 
 @dataclass(frozen=True)
@@ -82,19 +83,31 @@ def plan_run(
             "remote workers cannot reach the embedded backends (they listen on this machine's loopback): "
             "give --blue-url/--green-url addresses the worker machines can reach"
         )
-    _ensure_open_files(plan, request.workers + request.remote_workers, on_status)
+    _ensure_open_files(plan, request.workers, request.remote_workers, on_status)
     return plan
 
 
-def _ensure_open_files(plan: RunPlan, processes: int, on_status: Callable[[str], None]) -> None:
+def _on_loopback(target: TargetPlan) -> bool:
+    return target.url is None or is_loopback(urlsplit(target.url).hostname or "")
+
+
+def _ensure_open_files(
+    plan: RunPlan, local_workers: int, remote_workers: int, on_status: Callable[[str], None]
+) -> None:
     """Refuse what this machine cannot hold before anything starts (raising the soft limit when it can)."""
     profile = plan.profile
+    processes = local_workers + remote_workers
     swarm = preflight.plan_for(
         users=profile.users,
         mix=profile.mix,
         target_weights={color: 1 for color in plan.colors},
         processes=processes,
         embedded=tuple(plan.embedded),
+        # distributed: the master holds no users, the remote workers hold their share elsewhere
+        local_processes=local_workers if processes else None,
+        sources=profile.swarm.sources,
+        loopback_targets=all(_on_loopback(target) for target in plan.targets),
+        client_kb=preflight.CLIENT_KB_PER_CONNECTION[profile.swarm.engine],
     )
     if swarm is not None:
         checked = preflight.ensure(swarm)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import socket
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +46,28 @@ __all__ = ["INBOX_LIMIT", "AioConnection", "AioSioConnection", "AioWsConnection"
 INBOX_LIMIT = 256  # items nobody reads (another member's typing…) are dropped past this
 MAX_MESSAGE_BYTES = 1 << 20  # a frame larger than this from the target fails the connection
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.ENOMEM}
+
+
+# Linux's IP_BIND_ADDRESS_NO_PORT (not in Python 3.11's socket module): bind the address now and
+# leave the port to connect(), which shares it among connections to different destinations. Without
+# it, bind() reserves a port for this address alone and a source address adds no ports at all.
+_IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+def _bound_socket(source: str) -> socket.socket:
+    """A non-blocking TCP socket bound to ``source`` (port left to connect)."""
+    family = socket.AF_INET6 if ":" in source else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sys.platform.startswith("linux"):
+            sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _connect_failure(error: BaseException) -> ConnectFailed:
@@ -72,12 +96,22 @@ class _Socket(asyncio.Protocol):
         self._handshake: asyncio.Future[None] | None = None
         self._fragments: list[bytes] | None = None
 
-    async def open(self, url: str, deadline_s: float) -> None:
+    async def open(self, url: str, deadline_s: float, source: str | None = None) -> None:
         loop = asyncio.get_running_loop()
         parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or 80
         self._handshake = _quiet_future(loop)
         async with asyncio.timeout(deadline_s):
-            await loop.create_connection(lambda: self, parts.hostname, parts.port or 80)
+            if source is None:
+                await loop.create_connection(lambda: self, host, port)
+            else:
+                sock = _bound_socket(source)
+                try:
+                    await loop.sock_connect(sock, (host, port))
+                except BaseException:
+                    sock.close()
+                    raise
+                await loop.create_connection(lambda: self, sock=sock)
             await self._handshake
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
@@ -183,11 +217,12 @@ class _Socket(asyncio.Protocol):
 class AioConnection:
     """The inbox both colors share: items waiting for the session, and the one waiter."""
 
-    __slots__ = ("_base_url", "_inbox", "_socket", "_waiter")
+    __slots__ = ("_base_url", "_inbox", "_socket", "_waiter", "source_address")
     kind: Kind
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, source_address: str | None = None) -> None:
         self._base_url = base_url
+        self.source_address = source_address  # the local address its sockets connect from
         self._inbox: list[Incoming | TransportClosed] = []
         self._waiter: asyncio.Future[None] | None = None
         self._socket: _Socket | None = None
@@ -210,12 +245,12 @@ class AioConnection:
         self.close()
         self._inbox.clear()
         url = ws_url(self._base_url, endpoint.path, query)
-        socket = _Socket(self, url)
-        self._socket = socket
+        sock = _Socket(self, url)
+        self._socket = sock
         try:
-            await socket.open(url, timeout_s)
+            await sock.open(url, timeout_s, self.source_address)
         except BaseException as error:
-            socket.close()
+            sock.close()
             self._socket = None
             if isinstance(error, asyncio.CancelledError):
                 raise
@@ -285,8 +320,8 @@ class AioSioConnection(AioConnection):
     __slots__ = ("_auth", "_joined")
     kind: Kind = "sio"
 
-    def __init__(self, base_url: str) -> None:
-        super().__init__(base_url)
+    def __init__(self, base_url: str, source_address: str | None = None) -> None:
+        super().__init__(base_url, source_address)
         self._auth: dict[str, str] | None = None
         self._joined: asyncio.Future[None] | None = None
 
@@ -368,9 +403,9 @@ class AioSioConnection(AioConnection):
         super().close()
 
 
-def new_aio_connection(kind: Kind, base_url: str) -> AioConnection:
+def new_aio_connection(kind: Kind, base_url: str, source_address: str | None = None) -> AioConnection:
     if kind == "ws":
-        return AioWsConnection(base_url)
+        return AioWsConnection(base_url, source_address)
     if kind == "sio":
-        return AioSioConnection(base_url)
+        return AioSioConnection(base_url, source_address)
     raise ValueError(f"no swarm connection for kind {kind!r}")

@@ -31,6 +31,9 @@ class AioSwarmSession(SessionCore):
 
     def __init__(self, ctx: SwarmContext, engine: SwarmEngine, *, timer: TimerLike, gauge: GaugeLike) -> None:
         super().__init__(ctx, new_aio_connection(ctx.dialect.realtime_kind, ctx.base_url), timer=timer, gauge=gauge)
+        sources = ctx.settings.sources
+        if sources:  # the process's connections take the source addresses in turn
+            self.conn.source_address = sources[self.index % len(sources)]
         self.engine = engine
         self.task: asyncio.Task[None] | None = None
 

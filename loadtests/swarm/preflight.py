@@ -8,7 +8,8 @@ Three limits decide it (research/feasibility.md, measured here):
   inherit it).
 - ephemeral ports: every connection to one target ``ip:port`` takes a local port from
   ``ip_local_port_range`` (28,232 here), shared by all local processes.
-- memory: about 50 KB per connection in the generator and 50 KB in a python-socketio server.
+- memory: about 25 KB per connection in the generator (50 KB on the gevent engine) and 50 KB in a
+  python-socketio server.
 
 ``check(plan, limits)`` is a pure function (tests give it made-up limits); ``ensure(plan)`` reads
 the real ones, raises the soft limit, and raises ``ConfigError`` with one line saying what to
@@ -17,8 +18,10 @@ change.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import resource
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +30,10 @@ import psutil
 from loadtests.errors import ConfigError
 
 FD_OVERHEAD = 256  # files a process needs besides its connections: Locust/uvicorn, logs, HTTP, ZMQ
-CLIENT_KB_PER_CONNECTION = 50.0  # generator (Locust user + sync client under gevent), with margin
+# The generator's memory per connection, by swarm engine, with margin: asyncio measured 19.3-19.6 KB
+# (a Locust user, its session and socket), gevent (the sync client in a greenlet) 45 KB
+# (benchmarks/swarm_hold.py at 10,000).
+CLIENT_KB_PER_CONNECTION = {"asyncio": 25.0, "gevent": 50.0}
 SERVER_KB_PER_CONNECTION = 50.0  # python-socketio / uvicorn server, with margin
 PORT_RANGE_USE = 0.9  # leave a tenth of the ephemeral range for TIME_WAIT (churn, storms) and others
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -41,6 +47,17 @@ class SwarmPlan:
     per_target: dict[str, int]
     processes: int = 1
     embedded: tuple[str, ...] = ()
+    local_processes: int | None = None  # of ``processes``, those on this machine (None: all)
+    sources: tuple[str, ...] = ()  # swarm.source_addresses: each has its own ephemeral ports
+    loopback_targets: bool = True  # every target is on this machine's loopback
+    client_kb: float = CLIENT_KB_PER_CONNECTION["asyncio"]  # the generator's memory per connection
+
+    @property
+    def local_share(self) -> float:
+        """The part of the swarm this machine holds (remote workers hold the rest)."""
+        if self.local_processes is None:
+            return 1.0
+        return min(self.local_processes, self.processes) / max(self.processes, 1)
 
     @property
     def connections(self) -> int:
@@ -105,23 +122,49 @@ def check(plan: SwarmPlan, limits: HostLimits) -> PreflightReport:
             f"need ~{server_files} open files, but the hard limit is {hard}; lower users to "
             f"{hard - FD_OVERHEAD} or less, or drive an external target (--{busiest}-url)"
         )
+    _check_sources(plan)
+    sources = max(len(plan.sources), 1)
     usable_ports = int(limits.ports * PORT_RANGE_USE)
     for color, count in sorted(plan.per_target.items()):
-        if count > usable_ports:
+        local = math.ceil(count * plan.local_share)
+        if local > usable_ports * sources:
             raise ConfigError(
-                f"swarm: {count} connections to the {color} target need as many local ports, but the "
-                f"ephemeral range {limits.port_range[0]}-{limits.port_range[1]} leaves {usable_ports}; "
-                "lower users or widen net.ipv4.ip_local_port_range"
+                f"swarm: {local} connections from this machine to the {color} target need as many local "
+                f"ports, but the ephemeral range {limits.port_range[0]}-{limits.port_range[1]} leaves "
+                f"{usable_ports} per source address ({sources} in use); add swarm.source_addresses "
+                f"(e.g. [127.0.0.1, 127.0.0.2] for a loopback target), widen net.ipv4.ip_local_port_range, "
+                "or lower users"
             )
+    local_connections = math.ceil(plan.connections * plan.local_share)
     embedded_connections = sum(plan.per_target.get(color, 0) for color in plan.embedded)
-    memory = int((plan.connections * CLIENT_KB_PER_CONNECTION + embedded_connections * SERVER_KB_PER_CONNECTION) * 1024)
+    memory = int((local_connections * plan.client_kb + embedded_connections * SERVER_KB_PER_CONNECTION) * 1024)
     if memory > limits.available_bytes:
         raise ConfigError(
-            f"swarm: {plan.connections} connections need ~{memory / 2**30:.1f} GiB "
-            f"(~{CLIENT_KB_PER_CONNECTION:g} KB each in the generator, ~{SERVER_KB_PER_CONNECTION:g} KB in an "
+            f"swarm: {local_connections} connections need ~{memory / 2**30:.1f} GiB "
+            f"(~{plan.client_kb:g} KB each in the generator, ~{SERVER_KB_PER_CONNECTION:g} KB in an "
             f"embedded server), but only {limits.available_bytes / 2**30:.1f} GiB is available; lower users"
         )
     return PreflightReport(plan, limits, max(generator_files, server_files), memory)
+
+
+def _check_sources(plan: SwarmPlan) -> None:
+    """Every source address is this machine's (it binds), and a loopback one for a loopback target
+    (the kernel refuses a connect from an interface's address to 127.0.0.1)."""
+    for source in plan.sources:
+        if plan.loopback_targets and not ipaddress.ip_address(source).is_loopback:
+            raise ConfigError(
+                f"swarm: source address {source} cannot reach a loopback target; use loopback ones "
+                "(any 127.x.y.z, e.g. 127.0.0.2)"
+            )
+        family = socket.AF_INET6 if ":" in source else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((source, 0))
+        except OSError as error:
+            raise ConfigError(
+                f"swarm: source address {source} is not this machine's ({error.strerror or error}); "
+                "assign it to an interface or drop it from swarm.source_addresses"
+            ) from None
 
 
 def ensure(plan: SwarmPlan) -> PreflightReport:
@@ -181,7 +224,16 @@ def ensure_open_files(needed: int, limits: HostLimits | None = None) -> int | No
 
 
 def plan_for(
-    *, users: int, mix: dict[str, int], target_weights: dict[str, int], processes: int, embedded: tuple[str, ...]
+    *,
+    users: int,
+    mix: dict[str, int],
+    target_weights: dict[str, int],
+    processes: int,
+    embedded: tuple[str, ...],
+    local_processes: int | None = None,
+    sources: tuple[str, ...] = (),
+    loopback_targets: bool = True,
+    client_kb: float = CLIENT_KB_PER_CONNECTION["asyncio"],
 ) -> SwarmPlan | None:
     """The swarm part of a run: ``users`` split by the mix's weights (``SwarmUser``'s share) and the
     targets' weights, as Locust's dispatcher will split them. ``None`` when the mix has no swarm."""
@@ -194,4 +246,12 @@ def plan_for(
         for color, weight in target_weights.items()
         if weight
     }
-    return SwarmPlan(per_target=per_target, processes=max(processes, 1), embedded=embedded)
+    return SwarmPlan(
+        per_target=per_target,
+        processes=max(processes, 1),
+        embedded=embedded,
+        local_processes=local_processes,
+        sources=sources,
+        loopback_targets=loopback_targets,
+        client_kb=client_kb,
+    )

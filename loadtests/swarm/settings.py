@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -73,6 +73,11 @@ class SwarmSettings(_Strict):
     # core over the last half second: the generator keeps headroom below the 90 % that invalidates a run
     max_cpu_pct: float = Field(default=65.0, gt=0, le=6400)
     close_rate_per_s: float = Field(default=4000.0, gt=0, le=1_000_000)  # teardown: closes a second
+    # asyncio engine: the local addresses connections are made from, in turn (none: the kernel's
+    # choice). Each source address has its own ephemeral ports towards one target ip:port (28,232
+    # by default), so two lift a swarm past that from one machine, as Gatling's localAddresses do;
+    # any 127.x.y.z is this machine's loopback, other addresses must be assigned to an interface.
+    source_addresses: tuple[IPvAnyAddress, ...] = Field(default=(), max_length=256)
     # auth.mode password: the swarm logs in this many accounts once per process and shares their
     # tokens (auth.mode mint: every connection gets its own minted token; loadtests.swarm.tokens)
     accounts: int = Field(default=1, ge=1, le=100_000)
@@ -95,4 +100,11 @@ class SwarmSettings(_Strict):
     def _delays(self) -> SwarmSettings:
         if self.reconnect.delay_s > self.reconnect.max_delay_s:
             raise ValueError("reconnect.delay_s must not exceed reconnect.max_delay_s")
+        if self.source_addresses and self.engine != "asyncio":
+            raise ValueError("source_addresses needs engine: asyncio (the gevent engine's client cannot bind)")
         return self
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """``source_addresses`` as strings, in order."""
+        return tuple(str(address) for address in self.source_addresses)

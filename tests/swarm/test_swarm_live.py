@@ -193,3 +193,17 @@ def test_a_stopping_test_closes_the_swarm_paced_then_stops_its_users(green: Back
     # both halves paced: users / rate for the closes, as long again for the users' stops
     assert took >= 2 * users / rate * 0.8, took
     assert stopped_by_locust == [0]
+
+
+def test_connections_come_from_the_source_addresses_in_turn(green: BackendProcess, pool_password: str) -> None:
+    import psutil
+
+    settings = {"ping_interval_s": [0.2, 0.5], "source_addresses": ["127.0.0.2", "127.0.0.3"]}
+    port = int(green.url.rsplit(":", 1)[1])
+    with swarm(green, pool_password, settings, users=12) as (hook, gauge, _):
+        wait_until(lambda: gauge.open >= 12 and len(hook.named(RTT, "ok")) >= 12, 20, "pings on every socket")
+        sockets = [c for c in psutil.Process().net_connections(kind="tcp") if c.raddr and c.raddr.port == port]
+        sources = [c.laddr.ip for c in sockets if c.status == psutil.CONN_ESTABLISHED]
+    assert sources.count("127.0.0.2") == sources.count("127.0.0.3") == 6  # the twelve sockets, in turn
+    assert set(sources) <= {"127.0.0.1", "127.0.0.2", "127.0.0.3"}  # .1: HTTP (the shared login's, earlier tests')
+    assert all(e["context"]["outcome"] == "ok" for e in hook.events), [e for e in hook.events if e["exception"]][:3]

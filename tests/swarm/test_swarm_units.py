@@ -182,6 +182,33 @@ def test_preflight_refuses_what_this_machine_cannot_hold(plan: preflight.SwarmPl
     assert "\n" not in message and all(word in message for word in words), message
 
 
+def test_preflight_counts_each_source_address_s_ports_and_only_this_machine_s_share() -> None:
+    over_one_range = preflight.SwarmPlan({"green": 30_000}, processes=2)
+    with pytest.raises(ConfigError, match=r"swarm\.source_addresses"):
+        preflight.check(over_one_range, LIMITS)
+    two_sources = preflight.SwarmPlan({"green": 30_000}, processes=2, sources=("127.0.0.1", "127.0.0.2"))
+    assert preflight.check(two_sources, LIMITS).files_needed == 15_000 + preflight.FD_OVERHEAD
+    # two local workers of four: this machine opens half of the 40,000
+    half_here = preflight.SwarmPlan({"green": 40_000}, processes=4, local_processes=2)
+    assert preflight.check(half_here, LIMITS).memory_needed_bytes == 20_000 * 25 * 1024
+    with pytest.raises(ConfigError, match="40000 connections from this machine"):
+        preflight.check(preflight.SwarmPlan({"green": 40_000}, processes=4), LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("10.255.255.254", ["10.255.255.254", "loopback target"]),
+        ("192.0.2.7", ["192.0.2.7", "not this machine's"]),  # TEST-NET-1: never assigned here
+    ],
+)
+def test_preflight_refuses_a_source_address_that_cannot_work(source: str, words: list[str]) -> None:
+    plan = preflight.SwarmPlan({"green": 100}, sources=(source,), loopback_targets=source.startswith("10."))
+    with pytest.raises(ConfigError) as refused:
+        preflight.check(plan, LIMITS)
+    assert all(word in str(refused.value) for word in words), str(refused.value)
+
+
 def test_preflight_refuses_more_memory_than_is_available() -> None:
     small = preflight.HostLimits(20_000, 20_000, (32768, 60999), available_bytes=100 << 20)
     with pytest.raises(ConfigError, match="GiB"):
