@@ -60,7 +60,6 @@ import json
 import os
 import random
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,12 +73,12 @@ from typing import Any
 
 import _harness
 import psutil
+from _fast_green import build_fast_green, fast_green
 
 SUBJECTS = ("aio-green", "gevent-green", "anchor-green", "aio-blue", "gevent-blue")
 ALIASES = {"swarm-green": "gevent-green", "swarm-blue": "gevent-blue"}  # the names before issue 15
 ENGINES = {"aio": "asyncio", "gevent": "gevent"}  # subject prefix -> swarm.engine
 SERVERS = ("embedded", "node")
-FAST_GREEN = Path(__file__).resolve().parent / "fast_green"
 WINDOW_S = 10.0
 SATURATED_PCT = 85.0
 BUSY_PCT = 90.0  # issue 15: the generator never at or above this in a 0.5 s sample
@@ -431,76 +430,6 @@ def _bottleneck(generator: float | None, server: float | None, *, paced_by: str)
     if gen >= SATURATED_PCT:
         return f"generator (CPU {gen:.0f} % of its core)"
     return f"neither saturated (generator {gen:.0f} %, server {srv:.0f} %): {paced_by}"
-
-
-def build_fast_green() -> str | None:
-    """Install fast green's dependencies on first use (``npm ci`` when the lock file is there).
-    None when it can run; else why not, in one line."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        return f"{'node' if node is None else 'npm'} not found on PATH"
-    pinned = json.loads((FAST_GREEN / "package.json").read_text())["dependencies"]["socket.io"]
-    installed = FAST_GREEN / "node_modules" / "socket.io" / "package.json"
-    if installed.exists() and json.loads(installed.read_text()).get("version") == pinned:
-        return None
-    verb = "ci" if (FAST_GREEN / "package-lock.json").exists() else "install"
-    command = [npm, verb, "--no-audit", "--no-fund"]
-    print(f"· fast green: npm {verb} in {FAST_GREEN}", flush=True)
-    try:
-        done = subprocess.run(command, cwd=FAST_GREEN, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"npm {verb} failed: {error}"
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return f"npm {verb} exited with {done.returncode}: {tail[0][:200]}"
-    return None
-
-
-@contextmanager
-def fast_green(ready_timeout_s: float = 30.0) -> Iterator[tuple[str, int]]:
-    """``node server.js PORT`` on a free loopback port; yields (url, pid) once it printed its ready
-    line and answers ``GET /health``. Always stopped at the end; it also exits by itself if
-    this process dies (its stdin is our pipe)."""
-    import httpx
-
-    port = _harness.free_port()
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            ["node", "server.js", str(port)], cwd=FAST_GREEN, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log, start_new_session=True,
-        )  # fmt: skip
-        try:
-            line: list[bytes] = []
-            reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-            reader.start()
-            reader.join(timeout=ready_timeout_s)
-            url = f"http://127.0.0.1:{port}"
-            if not line or not line[0].decode(errors="replace").strip().endswith(url):
-                log.seek(0)
-                tail = log.read().decode(errors="replace").strip().splitlines()[-1:] or ["nothing on stderr"]
-                raise RuntimeError(f"fast green did not start (exit {proc.poll()}): {tail[0][:200]}")
-            deadline = time.monotonic() + ready_timeout_s
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("fast green printed its ready line but /health did not answer 200")
-                time.sleep(0.05)
-            yield url, proc.pid
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    pipe.close()
 
 
 @contextmanager

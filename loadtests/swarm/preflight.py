@@ -148,13 +148,19 @@ def check(plan: SwarmPlan, limits: HostLimits) -> PreflightReport:
 
 
 def _check_sources(plan: SwarmPlan) -> None:
-    """Every source address is this machine's (it binds), and a loopback one for a loopback target
-    (the kernel refuses a connect from an interface's address to 127.0.0.1)."""
+    """Every source address is this machine's (it binds), loopback for a loopback target and not for
+    another machine's (the kernel routes neither)."""
     for source in plan.sources:
-        if plan.loopback_targets and not ipaddress.ip_address(source).is_loopback:
+        loopback = ipaddress.ip_address(source).is_loopback
+        if plan.loopback_targets and not loopback:
             raise ConfigError(
                 f"swarm: source address {source} cannot reach a loopback target; use loopback ones "
                 "(any 127.x.y.z, e.g. 127.0.0.2)"
+            )
+        if loopback and not plan.loopback_targets:
+            raise ConfigError(
+                f"swarm: source address {source} is loopback and cannot reach a target on another machine; "
+                "use addresses of the interface that reaches it"
             )
         family = socket.AF_INET6 if ":" in source else socket.AF_INET
         try:

@@ -200,6 +200,7 @@ def test_preflight_counts_each_source_address_s_ports_and_only_this_machine_s_sh
     [
         ("10.255.255.254", ["10.255.255.254", "loopback target"]),
         ("192.0.2.7", ["192.0.2.7", "not this machine's"]),  # TEST-NET-1: never assigned here
+        ("127.0.0.2", ["127.0.0.2", "another machine"]),
     ],
 )
 def test_preflight_refuses_a_source_address_that_cannot_work(source: str, words: list[str]) -> None:
