@@ -9,7 +9,8 @@ the master with Locust's own reports; rows of the same interval from several pro
 The concurrent connections held at the end of an interval are the sum of ``open`` over its rows;
 that sum, per target, is also written to ``figures.jsonl`` as ``connections_held`` (the figure
 the ``connections_held`` SLO and the plots read): by the local runner each interval, and by the
-master once every worker that holds connections of that target has reported the interval.
+master once every worker that holds connections of that target has reported the interval
+(``HeldSums``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,57 @@ class ConnectionGauge:
         return row
 
 
+class HeldSums:
+    """Connections held per target and interval, summed over the nodes (sans-IO: rows in, figures
+    out). A node's rows of one rotation (one per swarm class, one ``t1``) add up; a busy node may
+    rotate twice within one interval slot, and then its later rotation replaces the earlier (adding
+    them counted its connections twice: 31,556 of 30,000 in a 2-worker run). An interval is written
+    once every node that ever held connections of its target has reported it or a later one (a busy
+    node skips slots), or when a node is ``STALE_INTERVALS`` behind; a node missing from it counts
+    with its last written count carried forward (the gauge is a level: leaving the node out counted
+    its connections as closed, 9,890 of 19,000 in that run)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        # per (target, slot): node -> (its rotation's t1, its open count at t1)
+        self._held: dict[tuple[str, int], dict[str, tuple[float, int]]] = {}
+        self._nodes: dict[str, set[str]] = {}  # target -> nodes that ever reported it
+        self._last: dict[tuple[str, str], int] = {}  # (target, node) -> its count in the last written slot
+        self._passed: dict[tuple[str, str], int] = {}  # (target, node) -> the latest slot it reported
+
+    def add(self, rows: list[ConnectionsRow], *, final: bool = False) -> list[tuple[str, float, int]]:
+        """Take these rows; return the (target, t, connections held) that are now whole, in order."""
+        for row in rows:
+            slot = round(row.t1 / self.interval_s)
+            reported = self._held.setdefault((row.target, slot), {})
+            seen = reported.get(row.node)
+            if seen is None or row.t1 > seen[0]:
+                reported[row.node] = (row.t1, row.open)
+            elif row.t1 == seen[0]:
+                reported[row.node] = (row.t1, seen[1] + row.open)
+            self._nodes.setdefault(row.target, set()).add(row.node)
+            passed = self._passed.get((row.target, row.node), slot)
+            self._passed[(row.target, row.node)] = max(passed, slot)
+        latest = max((slot for _, slot in self._held), default=0)
+        whole = []
+        for key in sorted(self._held, key=lambda key: key[1]):
+            target, slot = key
+            reported = self._held[key]
+            # a node that has reported a later slot will never report this one (it skipped it)
+            done = all(node in reported or self._passed[(target, node)] > slot for node in self._nodes[target])
+            if not (final or done or slot <= latest - STALE_INTERVALS):
+                continue
+            counts = {node: count for node, (_, count) in reported.items()}
+            for node in self._nodes[target] - counts.keys():
+                if (target, node) in self._last:
+                    counts[node] = self._last[(target, node)]
+            for node, count in counts.items():
+                self._last[(target, node)] = count
+            whole.append((target, slot * self.interval_s, sum(counts.values())))
+            del self._held[key]
+        return whole
+
+
 class ConnectionsPlugin(IntervalPlugin[ConnectionsRow]):
     """Wires gauges into a Locust environment: local runner writes, workers report, master writes.
 
@@ -136,9 +188,7 @@ class ConnectionsPlugin(IntervalPlugin[ConnectionsRow]):
         self.gauges = gauges
         self._writer: RowsWriter[ConnectionsRow] | None = None
         self._figures: FiguresWriter | None = None
-        # master: per (target, interval slot), the open count each node reported, until all did
-        self._held: dict[tuple[str, int], dict[str, int]] = {}
-        self._nodes: dict[str, set[str]] = {}  # target -> nodes that ever reported it
+        self._sums = HeldSums(interval_s)  # the master's connections_held, over the nodes
         self._started = time.time()
         super().__init__(environment, run_dir=run_dir, interval_s=interval_s)
 
@@ -157,22 +207,11 @@ class ConnectionsPlugin(IntervalPlugin[ConnectionsRow]):
         self._write_held(rows, final=final)
 
     def _write_held(self, rows: list[ConnectionsRow], *, final: bool) -> None:
-        """Sum ``open`` per target and interval over the nodes; write each sum once it is whole."""
-        for row in rows:  # a node's rows of one interval arrive together (one per swarm class)
-            slot = round(row.t1 / self.interval_s)
-            reported = self._held.setdefault((row.target, slot), {})
-            reported[row.node] = reported.get(row.node, 0) + row.open
-            self._nodes.setdefault(row.target, set()).add(row.node)
-        latest = max((slot for _, slot in self._held), default=0)
-        for key in sorted(self._held, key=lambda key: key[1]):
-            target, slot = key
-            reported = self._held[key]
-            if final or reported.keys() >= self._nodes[target] or slot <= latest - STALE_INTERVALS:
-                if self._figures is None:
-                    assert self.run_dir is not None
-                    self._figures = RunDirectory(self.run_dir).figures_writer()
-                self._figures.write(target, HELD, sum(reported.values()), t=slot * self.interval_s)
-                del self._held[key]
+        for target, t, value in self._sums.add(rows, final=final):
+            if self._figures is None:
+                assert self.run_dir is not None
+                self._figures = RunDirectory(self.run_dir).figures_writer()
+            self._figures.write(target, HELD, value, t=t)
 
     def begin(self) -> None:
         self._started = time.time()

@@ -16,9 +16,10 @@ from loadtests.cli import main
 from loadtests.dialects import dialect_for
 from loadtests.dialects.base import RoomCreated, RoomMessage, SioEvent, WsText
 from loadtests.errors import ConfigError
+from loadtests.recorder.rows import ConnectionsRow
 from loadtests.swarm import preflight
 from loadtests.swarm.connection import classify
-from loadtests.swarm.gauge import ConnectionGauge
+from loadtests.swarm.gauge import ConnectionGauge, HeldSums
 from loadtests.swarm.rooms import Marker, RoomBook, decode_marker, encode_marker
 from loadtests.swarm.settings import ReconnectSettings
 
@@ -281,3 +282,21 @@ def test_the_connect_gate_holds_handshakes_while_the_generator_is_busy_but_never
     while time.monotonic() < deadline:  # spin: this thread uses a whole core
         pass
     assert window.sample() > 50
+
+
+def _row(node: str, t1: float, open_: int, user_class: str = "SwarmUser") -> ConnectionsRow:
+    return ConnectionsRow(t0=t1 - 1, t1=t1, target="green", user_class=user_class, node=node, open=open_, peak=open_,
+                          low=open_, opened=0, closed=0, dropped=0, reconnected=0, gave_up=0)  # fmt: skip
+
+
+def test_held_sums_count_each_node_once_per_interval_and_carry_a_late_node() -> None:
+    sums = HeldSums(interval_s=1.0)
+    assert sums.add([_row("a", 9.0, 0), _row("b", 9.0, 0)]) == [("green", 9.0, 0)]
+    assert sums.add([_row("a", 10.0, 100), _row("a", 10.0, 5, "Other")]) == []  # b has not reported 10 yet
+    assert sums.add([_row("b", 10.0, 200)]) == [("green", 10.0, 305)]
+    # a busy node rotates twice in slot 11 (10.6 and 11.4 both round to 11): its later count replaces
+    assert sums.add([_row("a", 10.6, 110), _row("a", 11.4, 120)]) == []
+    assert sums.add([_row("b", 11.0, 210)]) == [("green", 11.0, 330)]
+    # b skips slot 12 (its next rotation is at 13): slot 12 is whole once b reports 13, with b's 210
+    assert sums.add([_row("a", 12.0, 130), _row("a", 13.0, 140)]) == []
+    assert sums.add([_row("b", 13.0, 230)]) == [("green", 12.0, 340), ("green", 13.0, 370)]
