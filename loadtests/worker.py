@@ -8,16 +8,22 @@ the one run directory. Its password comes from the environment, like everywhere 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import sys
 import tempfile
 from pathlib import Path
 
 from loadtests.config import ENV_RUN_CONFIG, ENV_RUN_CONFIG_OWNED, RunConfig, TargetConfig
+from loadtests.credentials import check_credentials
 from loadtests.errors import ConfigError
 from loadtests.locust_process import LOCUSTFILE
 from loadtests.profiles import load_profile
+from loadtests.swarm.preflight import ensure_open_files
 from loadtests.targets import plan_targets
+
+MAX_WORKER_FILES = 1 << 20  # a swarm worker's soft open-file limit: the hard limit, at most this
 
 
 def worker_config(
@@ -37,9 +43,16 @@ def worker_config(
 
 def exec_worker(config: RunConfig, *, master_host: str, master_port: int) -> None:
     """Replace this process with a Locust worker (signals then reach Locust directly)."""
-    password_env = config.profile.auth.password_env
-    if not os.environ.get(password_env):
-        raise ConfigError(f"set {password_env} to the password of the target's seeded user pool")
+    profile = config.profile
+    # the secrets this workload needs: a password for auth.mode password, the JWT secret for mint
+    check_credentials(profile.auth, os.environ, admins=bool(profile.mix.get("AdminReader")))
+    if profile.mix.get("SwarmUser"):
+        # A worker does not know its share of the swarm (the master splits it): take every open
+        # file the hard limit allows, which the Locust process inherits (the soft limit is often
+        # 1,024 while one swarm worker holds up to ~19,700 sockets).
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        with contextlib.suppress(ConfigError):  # too low a hard limit: the connects will say so
+            ensure_open_files(min(hard, MAX_WORKER_FILES))
     folder = Path(tempfile.mkdtemp(prefix="loadbench-worker-"))
     path = folder / "run-config.json"
     config.write(path)
