@@ -42,6 +42,29 @@ _EPSILON_S = 1e-6  # as in analysis.windows: interval bounds are rounded to the 
 MAX_RESOURCE_VALUE = 1e9
 
 
+SWARM_WHOLE_SHARE = 0.99  # a swarm is whole once it holds this share of the most it ever held
+
+
+def swarm_whole_at(figures: pd.DataFrame) -> float | None:
+    """When every target's swarm first held ``SWARM_WHOLE_SHARE`` of the most it ever held
+    (``connections_held`` in ``figures.jsonl``), or ``None`` in a run without a swarm. A swarm's
+    connects trail Locust's spawning (the engine's gate paces them to what the generator can take):
+    until they are done the server is still handshaking, which is the ramp, not its steady state
+    (issue 15: the embedded green's CPU mean over a window that began at spawning_complete was the
+    trailing connects' as much as the hold's)."""
+    held = figures[figures["name"] == "connections_held"]
+    if held.empty:
+        return None
+    moments = []
+    for _, rows in held.groupby("target", observed=True):
+        most = float(rows["value"].max())
+        if most <= 0:
+            continue
+        reached = rows[rows["value"] >= most * SWARM_WHOLE_SHARE]
+        moments.append(float(reached["time"].min()))
+    return max(moments) if moments else None
+
+
 @dataclass(frozen=True)
 class RunEvent:
     t: float  # epoch seconds
@@ -87,18 +110,32 @@ class RunData:
 
     @property
     def steady_state_from(self) -> float | None:
-        """The end of the ramp-up: when Locust finished spawning (or the manifest's estimate)."""
-        if (t := self.event_time("spawning_complete")) is not None:
-            return t
-        return self.manifest.steady_state_from
+        """The end of the ramp-up: when Locust finished spawning (or the manifest's estimate), and
+        in a swarm run no earlier than the swarm was whole (``swarm_whole_at``)."""
+        spawned = self.event_time("spawning_complete")
+        if spawned is None:
+            spawned = self.manifest.steady_state_from
+        whole = swarm_whole_at(self.figures)
+        if spawned is not None and whole is not None:
+            return max(spawned, whole)
+        return spawned
 
     @property
     def targets(self) -> list[str]:
         colors = [target.color for target in self.manifest.targets]
         return colors or sorted(self.samples["target"].unique())
 
+    @property
+    def steady_state_until(self) -> float | None:
+        """The steady state's end: when the load began to stop (Locust's ``test_stopping``), or
+        ``None`` (open) in a run recorded before that event was. What follows is the teardown (a
+        swarm's closes kept the embedded green at 100 % of a core for 10 s) and the cool-down."""
+        return self.event_time("test_stopping")
+
     def window(self, choice: WindowChoice) -> Window:
-        return resolve_window(choice, started_at=self.started_at, steady_from=self.steady_state_from)
+        return resolve_window(
+            choice, started_at=self.started_at, steady_from=self.steady_state_from, steady_until=self.steady_state_until
+        )
 
 
 class _Codes:

@@ -47,13 +47,16 @@ class Window:
 WHOLE = Window("whole", None, None)
 
 
-def resolve_window(choice: WindowChoice, *, started_at: float | None, steady_from: float | None) -> Window:
-    """The epoch bounds of a window choice for a run that started at ``started_at`` and reached
-    steady state at ``steady_from`` (``None`` when unknown: then "steady" is the whole run)."""
+def resolve_window(
+    choice: WindowChoice, *, started_at: float | None, steady_from: float | None, steady_until: float | None = None
+) -> Window:
+    """The epoch bounds of a window choice for a run that started at ``started_at``, reached
+    steady state at ``steady_from`` and began to stop at ``steady_until`` (``None`` when unknown:
+    then "steady" is open on that side)."""
     if choice == "whole":
         return WHOLE
     if choice == "steady":
-        return Window("steady", steady_from, None)
+        return Window("steady", steady_from, steady_until)
     assert isinstance(choice, WindowSpec)
     origin = steady_from if choice.relative_to == "steady" else started_at
     if origin is None:

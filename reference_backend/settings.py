@@ -83,7 +83,8 @@ class BackendSettings(_Frozen):
     limits: StorageLimits = StorageLimits()
     upload_max_bytes: int | None = Field(default=None, ge=1)  # None: 10 MB
     document_max_bytes: int = Field(default=10 * MB, ge=1)
-    gc_freeze_interval_s: float = Field(default=2.0, ge=0)  # 0 disables the periodic gc.freeze()
+    # how often the heap is frozen after a young collection (state._freeze_periodically); 0: never
+    gc_freeze_interval_s: float = Field(default=10.0, ge=0)
     seed: int | None = None
 
     @model_validator(mode="after")

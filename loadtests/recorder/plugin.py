@@ -70,6 +70,9 @@ class RecorderPlugin(IntervalPlugin[SampleRow]):
         super().__init__(environment, run_dir=run_dir, interval_s=interval_s)
         environment.events.request.add_listener(self.on_request)
         environment.events.spawning_complete.add_listener(self.on_spawning_complete)
+        # Added at init, so before any listener a user class adds later (the swarm's paced close):
+        # the moment stamped is when the load began to stop, the steady state's end.
+        environment.events.test_stopping.add_listener(self.on_test_stopping)
 
     def _ensure_writer(self) -> RowsWriter[SampleRow] | None:
         if self._writer is None and self.run_dir is not None and not self.is_worker:
@@ -185,6 +188,9 @@ class RecorderPlugin(IntervalPlugin[SampleRow]):
         gc.collect()
         gc.freeze()
         self.write_event("spawning_complete", user_count=user_count)
+
+    def on_test_stopping(self, **_: Any) -> None:
+        self.write_event("test_stopping")
 
     def on_test_stop(self, **kwargs: Any) -> None:
         if self._users is not None:

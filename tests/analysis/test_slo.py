@@ -228,3 +228,15 @@ def test_rate_limited_logins_are_explained_in_the_notes(tmp_path: Path) -> None:
     run.samples("green", "auth.login", outcome="rate_limited", count=7, second=RAMP_S + 1)
     notes = evaluate(load_run(run.finish()), [spec()]).notes
     assert any(note.startswith("green answered 7 login(s) with 429 (rate limited)") for note in notes), notes
+
+
+def test_the_steady_state_ends_when_the_load_began_to_stop(tmp_path: Path) -> None:
+    # After test_stopping comes the teardown (a swarm's closes: the server at 100 %), not the steady state.
+    run = SyntheticRun(tmp_path / "run")
+    for second in range(int(RAMP_S) + 1, 70):
+        run.resource("blue", second, rss_mb=100, cpu_pct=20 if second < 60 else 100)
+    run.directory.append_event("test_stopping", t=START + 60)
+    path = run.finish(duration_s=70)
+    cpu = only(path, spec(source="resources", metric="cpu_pct", statistic="mean", threshold=50, min_samples=10))
+    assert cpu.observed == pytest.approx(20) and cpu.passed is True
+    assert load_run(path).window("steady").until == START + 60
