@@ -17,8 +17,12 @@ hold) against the count asked, connect success (≥ 99.9 %), ``swarm.rtt`` p95 (
 ≥ 90 % in a 1 s sample from the test's start to its stop) and memory per connection it held
 (≤ 25 KB), the servers' CPU and memory, and the run's verdict and status.
 
-    python benchmarks/swarm_scale_out.py [--connections 30000] [--workers 2] [--server-workers 2]
-        [--spawn-rate 500] [--hold 60] [--out DIR] [--json out.json]
+    python benchmarks/swarm_scale_out.py [--profile swarm-30k] [--connections N] [--workers 2]
+        [--server-workers 2] [--spawn-rate R] [--hold S] [--out DIR] [--json out.json]
+
+``--profile swarm --workers 0 --server-workers 1`` is the shipped ``swarm`` profile as it is
+(10,000 connections, one Locust process, its own ramp and length) against one fast-green process:
+issue 15's first target.
 
 Exit status: 0 when the run produced figures (targets are reported, not enforced), 1 when it
 could not run (no node/npm, a refused profile, a run that ended without a run directory).
@@ -43,7 +47,6 @@ import yaml
 from _fast_green import build_fast_green, fast_green
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILE = ROOT / "profiles" / "swarm-30k.yaml"
 PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PORT_RANGE_USE = 0.9  # as loadtests.swarm.preflight leaves it
 BUSY_PCT = 90.0
@@ -70,17 +73,24 @@ def source_addresses(connections: int) -> list[str]:
 
 def write_profile(args: argparse.Namespace, folder: Path) -> tuple[Path, float, float]:
     """The run's profile (swarm-30k's, resized), the ramp's length and the run's, in seconds."""
-    profile = yaml.safe_load(PROFILE.read_text())
+    profile = yaml.safe_load((ROOT / "profiles" / f"{args.profile}.yaml").read_text())
+    # The profile's own count, ramp and length unless the command line sets them.
+    args.connections = args.connections or profile["users"]
+    args.spawn_rate = args.spawn_rate or profile["spawn_rate"]
     ramp_s = args.connections / args.spawn_rate
+    duration_s = profile["duration_s"] if args.hold is None else math.ceil(ramp_s + TRAIL_S + args.hold)
+    args.hold = args.hold if args.hold is not None else max(duration_s - ramp_s - TRAIL_S, 0)
     profile.update(
-        name="swarm-scale-out",
+        name=f"{args.profile}-fast-green",
         description=f"{args.connections} connections over {args.workers} workers (benchmarks/swarm_scale_out.py)",
         users=args.connections,
         spawn_rate=args.spawn_rate,
-        duration_s=math.ceil(ramp_s + TRAIL_S + args.hold),
+        duration_s=duration_s,
         auth={"mode": "mint"},
     )
-    profile["swarm"]["source_addresses"] = source_addresses(args.connections)
+    sources = source_addresses(args.connections)
+    if len(sources) > 1:
+        profile["swarm"]["source_addresses"] = sources
     path = folder / "swarm-scale-out.yaml"
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return path, ramp_s, profile["duration_s"]
@@ -105,7 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | str:
                        "--status-every", "15", "--no-report"]  # fmt: skip
             print("·", " ".join(command[1:]), flush=True)
             started = time.monotonic()
-            done = subprocess.run(command, env=env, cwd=ROOT, timeout=args.hold + ramp_s + 600)
+            done = subprocess.run(command, env=env, cwd=ROOT, timeout=duration_s + 600)
             wall_s = time.monotonic() - started
     if not (out / "manifest.json").exists():
         return f"loadbench exited with {done.returncode} and wrote no run directory at {out}"
@@ -178,7 +188,8 @@ def render(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
         return "ok" if ok else "MISSED"
 
     n = args.connections
-    lines = [f"swarm scale-out: {n} connections, {args.workers} Locust workers, {args.server_workers} fast-green "
+    lines = [f"swarm scale-out ({args.profile}): {n} connections, {args.workers} Locust workers, "
+             f"{args.server_workers} fast-green "
              f"processes, sources {', '.join(result['sources'])}; run {result['run_dir']} (exit "
              f"{result['exit_code']}, {result['wall_s']:.0f} s wall)"]  # fmt: skip
     held, low = result["held_peak"], result["held_low_in_hold"]
@@ -202,12 +213,12 @@ def render(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
             f"  swarm.connect: p50 {connect['p50_ms']:.1f} / p95 {connect['p95_ms']:.1f} ms, {connect['count']} samples"
         )
     lines.append(f"  failed samples: {result['failures'] or 'none'}")
-    per_worker = n / max(args.workers, 1)
+    per_worker = n / max(args.workers, 1)  # --workers 0: the one process holds them all
     for proc in result["processes"]:
         line = (f"  {proc['role']} {proc['name']}: CPU max {proc['cpu_max_pct']:.0f} %, "
                 f"mean {proc['cpu_mean_pct']:.0f} %, {proc['samples_at_or_over_90']} of {proc['samples']} "
                 f"samples ≥ 90 %; RSS {proc['rss_first_mb']:.0f} → {proc['rss_max_mb']:.0f} MB")  # fmt: skip
-        if proc["role"] == "generator" and proc["name"] != "master":
+        if proc["role"] == "generator" and (proc["name"] != "master" or args.workers == 0):
             kb = (proc["rss_max_mb"] - proc["rss_first_mb"]) * 1024 / per_worker
             busy_ok = proc["samples_at_or_over_90"] == 0
             line += (f" ({kb:.1f} KB per connection of its {per_worker:.0f}, target ≤ {MEMORY_TARGET_KB:g}: "
@@ -220,11 +231,12 @@ def render(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--connections", type=int, default=30_000)
-    parser.add_argument("--workers", type=int, default=2, help="Locust worker processes")
+    parser.add_argument("--profile", default="swarm-30k", help="a swarm profile of profiles/ (swarm: the shipped one)")
+    parser.add_argument("--connections", type=int, help="default: the profile's users")
+    parser.add_argument("--workers", type=int, default=2, help="Locust worker processes (0: one process)")
     parser.add_argument("--server-workers", type=int, default=2, help="fast-green processes")
-    parser.add_argument("--spawn-rate", type=float, default=500.0)
-    parser.add_argument("--hold", type=float, default=60.0, help="seconds held after the ramp")
+    parser.add_argument("--spawn-rate", type=float, help="default: the profile's")
+    parser.add_argument("--hold", type=float, help="seconds held after the ramp (default: the profile's length)")
     parser.add_argument("--out", help="the run directory (default: a new temporary folder)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
