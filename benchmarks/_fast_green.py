@@ -20,6 +20,8 @@ FAST_GREEN = Path(__file__).resolve().parent / "fast_green"
 
 
 def _free_port() -> int:
+    # _harness.free_port's twin: importing _harness monkey-patches the process for gevent, which a
+    # script that only starts fast green and loadbench must not do.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

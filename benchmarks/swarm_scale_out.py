@@ -47,8 +47,6 @@ import yaml
 from _fast_green import build_fast_green, fast_green
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-PORT_RANGE_USE = 0.9  # as loadtests.swarm.preflight leaves it
 BUSY_PCT = 90.0
 RTT_P95_TARGET_MS = 50.0
 FANOUT_P95_TARGET_MS = 100.0
@@ -58,11 +56,10 @@ TRAIL_S = 20.0  # connects may trail Locust's spawning by this much on a busy bo
 
 
 def usable_ports() -> int:
-    try:
-        low, high = (int(part) for part in PORT_RANGE_FILE.read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return int((high - low + 1) * PORT_RANGE_USE)
+    """Ephemeral ports per source address that the preflight leaves to a swarm (its own reckoning)."""
+    from loadtests.swarm import preflight
+
+    return int(preflight.read_limits().ports * preflight.PORT_RANGE_USE)
 
 
 def source_addresses(connections: int) -> list[str]:
